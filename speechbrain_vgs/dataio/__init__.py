@@ -1,0 +1,1 @@
+"""Data preparation: manifests, corpus preparers and SynthVGS."""

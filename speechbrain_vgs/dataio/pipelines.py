@@ -1,0 +1,311 @@
+"""Audio and image loading, and datasets for image/spoken-caption pairs.
+
+Recipes build their datasets with :func:`vgs_dataset`, which reads a
+manifest (DESIGN section 2) into a SpeechBrain ``DynamicItemDataset`` with
+the items ``sig`` (waveform), ``img`` (normalised image tensor) and
+``image_idx`` (an integer per distinct ``image_id``, so that losses can tell
+which captions share an image).
+
+Authors
+ * speechbrain-vgs developers 2026
+"""
+
+import soundfile
+import torch
+import torchaudio
+from PIL import Image
+from speechbrain.dataio.dataset import DynamicItemDataset
+from speechbrain.utils.data_pipeline import provides, takes
+from torchvision import transforms
+
+from speechbrain_vgs.dataio.manifest import DataError, check_manifest
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def read_wav(path, sample_rate=16000):
+    """Reads a wav file as a mono float tensor at ``sample_rate``.
+
+    Multi-channel audio is averaged to mono; other sample rates are
+    resampled. Unreadable files raise :class:`DataError` naming the file.
+
+    Arguments
+    ---------
+    path : str
+        The audio file.
+    sample_rate : int
+        The rate the caller wants.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[samples]`` float32.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> path = str(getfixture("tmpdir") / "a.wav")
+    >>> soundfile.write(path, np.zeros((8000, 2)), 8000)
+    >>> read_wav(path).shape
+    torch.Size([16000])
+    """
+    try:
+        data, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    except Exception as e:
+        raise DataError(f"{path}: cannot read audio: {e}") from None
+    wav = torch.from_numpy(data.mean(axis=1))
+    if rate != sample_rate:
+        wav = torchaudio.functional.resample(wav, rate, sample_rate)
+    return wav
+
+
+def random_crop(wav, max_samples, generator=None):
+    """Returns a random window of at most ``max_samples`` of ``wav``.
+
+    Example
+    -------
+    >>> random_crop(torch.arange(10.0), 4).shape
+    torch.Size([4])
+    >>> random_crop(torch.arange(3.0), 4).shape
+    torch.Size([3])
+    """
+    if wav.shape[0] <= max_samples:
+        return wav
+    start = torch.randint(
+        0, wav.shape[0] - max_samples + 1, (1,), generator=generator
+    ).item()
+    return wav[start : start + max_samples]
+
+
+def image_transform(size=224, resize=None, train_crop=False):
+    """Builds the image preprocessing of DAVEnet/ResDAVEnet (DESIGN 4).
+
+    Arguments
+    ---------
+    size : int
+        Output height and width.
+    resize : int, optional
+        Resize the shorter side to this before a centre crop of ``size``
+        (256 for the papers' evaluation). ``None`` resizes straight to
+        ``size`` x ``size``.
+    train_crop : bool
+        Random resized crop (the papers' training augmentation). Keep it
+        off where captions speak about positions.
+
+    Returns
+    -------
+    callable
+        PIL image -> normalised ``[3, size, size]`` tensor.
+
+    Example
+    -------
+    >>> t = image_transform(64)
+    >>> t(Image.new("RGB", (100, 80))).shape
+    torch.Size([3, 64, 64])
+    """
+    if train_crop:
+        steps = [transforms.RandomResizedCrop(size)]
+    elif resize is not None:
+        steps = [transforms.Resize(resize), transforms.CenterCrop(size)]
+    else:
+        steps = [transforms.Resize((size, size))]
+    steps += [
+        transforms.ToTensor(),
+        transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+    ]
+    return transforms.Compose(steps)
+
+
+def read_image(path, transform):
+    """Opens an image as RGB and applies ``transform``.
+
+    Example
+    -------
+    >>> path = str(getfixture("tmpdir") / "x.png")
+    >>> Image.new("RGB", (10, 10)).save(path)
+    >>> read_image(path, image_transform(8)).shape
+    torch.Size([3, 8, 8])
+    """
+    try:
+        with Image.open(path) as img:
+            return transform(img.convert("RGB"))
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: cannot read image: {e}") from None
+
+
+def image_index(manifest):
+    """Maps each distinct ``image_id`` of a manifest to an integer.
+
+    Example
+    -------
+    >>> image_index({"u1": {"image_id": "b"}, "u2": {"image_id": "a"},
+    ...              "u3": {"image_id": "b"}})
+    {'a': 0, 'b': 1}
+    """
+    ids = sorted({entry["image_id"] for entry in manifest.values()})
+    return {image_id: i for i, image_id in enumerate(ids)}
+
+
+def vgs_dataset(
+    manifest_path,
+    replacements,
+    transform,
+    sample_rate=16000,
+    max_audio_seconds=None,
+):
+    """A ``DynamicItemDataset`` of image/spoken-caption pairs.
+
+    Arguments
+    ---------
+    manifest_path : str
+        A JSON manifest as in DESIGN section 2.
+    replacements : dict
+        Values for the ``{data_root}``/``{image_root}`` placeholders.
+    transform : callable
+        Image preprocessing (see :func:`image_transform`).
+    sample_rate : int
+        Audio is read (and resampled if needed) at this rate.
+    max_audio_seconds : float, optional
+        Randomly crop longer audio to this length (SpeechCLIP trains on
+        6.4 s crops). ``None`` keeps whole utterances.
+
+    Returns
+    -------
+    DynamicItemDataset
+        Output keys ``id``, ``sig`` (waveform), ``img`` (image tensor) and
+        ``image_idx``.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from speechbrain_vgs.dataio.manifest import write_json
+    >>> tmp = getfixture("tmpdir")
+    >>> soundfile.write(str(tmp / "u.wav"), np.zeros(1600), 16000)
+    >>> Image.new("RGB", (32, 32)).save(str(tmp / "i.png"))
+    >>> write_json(tmp / "m.json", {"u": {
+    ...     "wav": "{data_root}/u.wav", "duration": 0.1,
+    ...     "image": "{image_root}/i.png", "image_id": "i", "speaker": "s"}})
+    >>> roots = {"data_root": str(tmp), "image_root": str(tmp)}
+    >>> ds = vgs_dataset(tmp / "m.json", roots, image_transform(16))
+    >>> item = ds[0]
+    >>> item["sig"].shape, item["img"].shape, item["image_idx"]
+    (torch.Size([1600]), torch.Size([3, 16, 16]), 0)
+    """
+    dataset = DynamicItemDataset.from_json(manifest_path, replacements)
+    check_manifest(dataset.data, manifest_path)
+    index = image_index(dataset.data)
+    max_samples = None
+    if max_audio_seconds is not None:
+        max_samples = int(round(max_audio_seconds * sample_rate))
+
+    @takes("wav")
+    @provides("sig")
+    def audio_pipeline(wav):
+        sig = read_wav(wav, sample_rate)
+        if max_samples is not None:
+            sig = random_crop(sig, max_samples)
+        return sig
+
+    @takes("image", "image_id")
+    @provides("img", "image_idx")
+    def image_pipeline(image, image_id):
+        yield read_image(image, transform)
+        yield index[image_id]
+
+    dataset.add_dynamic_item(audio_pipeline)
+    dataset.add_dynamic_item(image_pipeline)
+    dataset.set_output_keys(["id", "sig", "img", "image_idx"])
+    return dataset
+
+
+def sort_by_duration(dataset, sorting):
+    """Sorts a dataset for SpeechBrain's ``sorting`` option.
+
+    Arguments
+    ---------
+    dataset : DynamicItemDataset
+        A dataset whose entries have ``duration``.
+    sorting : str
+        ``"ascending"``, ``"descending"`` or ``"random"`` (unchanged order;
+        the train loader shuffles).
+
+    Returns
+    -------
+    DynamicItemDataset
+
+    Example
+    -------
+    >>> ds = DynamicItemDataset({"a": {"duration": 2.0},
+    ...                          "b": {"duration": 1.0}}, output_keys=["id"])
+    >>> [x["id"] for x in sort_by_duration(ds, "ascending")]
+    ['b', 'a']
+    """
+    if sorting == "random":
+        return dataset
+    if sorting not in ("ascending", "descending"):
+        raise ValueError(
+            f"sorting must be ascending, descending or random, not {sorting!r}"
+        )
+    return dataset.filtered_sorted(
+        sort_key="duration", reverse=sorting == "descending"
+    )
+
+
+def vgs_datasets(
+    manifests,
+    replacements,
+    image_size,
+    sorting="random",
+    eval_resize=None,
+    train_crop=False,
+    max_audio_seconds=None,
+    sample_rate=16000,
+):
+    """Builds the datasets of a recipe from its manifests.
+
+    The ``"train"`` set gets the training image transform, the optional
+    random audio crop and the ``sorting`` order; every other set is
+    evaluated on whole utterances, sorted by duration (less padding).
+
+    Arguments
+    ---------
+    manifests : dict
+        ``{set name: manifest path}``; ``"train"`` is the training set.
+    replacements : dict
+        Values for the ``{data_root}``/``{image_root}`` placeholders.
+    image_size : int
+        Image height and width fed to the image encoder.
+    sorting : str
+        Training order: ``"random"``, ``"ascending"`` or ``"descending"``.
+    eval_resize : int, optional
+        Resize before a centre crop at evaluation (256 in the papers).
+    train_crop : bool
+        Random resized crops in training.
+    max_audio_seconds : float, optional
+        Random crop of training audio (``None``: whole utterances).
+    sample_rate : int
+        Audio sample rate.
+
+    Returns
+    -------
+    dict
+        ``{set name: DynamicItemDataset}``.
+    """
+    datasets = {}
+    for name, path in manifests.items():
+        train = name == "train"
+        transform = image_transform(
+            image_size, resize=eval_resize, train_crop=train and train_crop
+        )
+        dataset = vgs_dataset(
+            path,
+            replacements,
+            transform,
+            sample_rate=sample_rate,
+            max_audio_seconds=max_audio_seconds if train else None,
+        )
+        datasets[name] = sort_by_duration(
+            dataset, sorting if train else "ascending"
+        )
+    return datasets

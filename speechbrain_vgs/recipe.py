@@ -1,0 +1,119 @@
+"""The steps every recipe shares, so that recipes stay thin.
+
+A recipe's ``train.py`` is: :func:`load_recipe` (command line, hparams,
+experiment folder), its own data preparation, then :func:`train_and_test`.
+
+Authors
+ * speechbrain-vgs developers 2026
+"""
+
+import speechbrain as sb
+from hyperpyyaml import load_hyperpyyaml
+
+from speechbrain_vgs.brains import train_loader_options
+from speechbrain_vgs.dataio.pipelines import vgs_datasets
+
+
+def load_recipe(argv):
+    """Parses the command line, loads the hparams, sets up the experiment.
+
+    Arguments
+    ---------
+    argv : list of str
+        ``sys.argv[1:]``: the yaml file, SpeechBrain run options
+        (``--device``, ``--debug``, ``--precision`` ...) and overrides
+        of yaml keys (``--lr 0.1``).
+
+    Returns
+    -------
+    hparams : dict
+        The loaded hyperparameters.
+    run_opts : RunOptions
+        SpeechBrain run options for the Brain.
+    """
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    sb.utils.distributed.ddp_init_group(run_opts)
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
+    return hparams, run_opts
+
+
+def grounding_datasets(hparams, manifests, replacements):
+    """Image/spoken-caption datasets configured by a recipe's hparams.
+
+    Reads ``image_size`` and ``sorting``, and optionally ``eval_resize``,
+    ``train_crop`` and ``max_audio_seconds`` (see
+    :func:`speechbrain_vgs.dataio.pipelines.vgs_datasets`).
+
+    Arguments
+    ---------
+    hparams : dict
+        The recipe's hyperparameters.
+    manifests : dict
+        ``{set name: manifest path}`` including ``"train"``.
+    replacements : dict
+        Values of the ``{data_root}``/``{image_root}`` placeholders.
+
+    Returns
+    -------
+    dict
+        ``{set name: DynamicItemDataset}``.
+    """
+    return vgs_datasets(
+        manifests,
+        replacements,
+        image_size=hparams["image_size"],
+        sorting=hparams["sorting"],
+        eval_resize=hparams.get("eval_resize"),
+        train_crop=hparams.get("train_crop", False),
+        max_audio_seconds=hparams.get("max_audio_seconds"),
+    )
+
+
+def train_and_test(brain_class, hparams, run_opts, datasets, test_sets):
+    """Trains on ``datasets["train"]``, validates on ``datasets["valid"]``,
+    then tests the best checkpoint on each of ``test_sets``.
+
+    Arguments
+    ---------
+    brain_class : type
+        A Brain with ``evaluate_sets`` (e.g. ``GroundingBrain``).
+    hparams : dict
+        Needs ``modules``, ``opt_class``, ``checkpointer``,
+        ``epoch_counter`` and the ``*_dataloader_opts``.
+    run_opts : RunOptions
+        From :func:`load_recipe`.
+    datasets : dict
+        ``{name: dataset}`` with ``train``, ``valid`` and the test sets.
+    test_sets : list of str
+        Names of the test sets; they become the keys of ``results.json``.
+
+    Returns
+    -------
+    Brain
+        The trained brain (its ``results`` hold the test metrics).
+    """
+    brain = brain_class(
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
+    brain.fit(
+        brain.hparams.epoch_counter,
+        datasets["train"],
+        datasets["valid"],
+        train_loader_kwargs=train_loader_options(datasets["train"], hparams),
+        valid_loader_kwargs=hparams["valid_dataloader_opts"],
+    )
+    brain.evaluate_sets(
+        {name: datasets[name] for name in test_sets},
+        hparams["test_dataloader_opts"],
+    )
+    return brain
