@@ -8,109 +8,19 @@ import os
 import numpy as np
 import pytest
 import soundfile
-from PIL import Image
+from miniature_corpora import (
+    FLICKR8K_CAPTIONS,
+    FLICKR8K_IMAGES,
+    FLICKR8K_UNLISTED,
+    KARPATHY_TO_SPLIT,
+    RATE,
+    flickr8k_caption_text,
+    write_flickr8k,
+)
 from speechbrain.dataio.dataset import DynamicItemDataset
 
 from speechbrain_vgs.dataio.flickr8k import prepare_flickr8k
 from speechbrain_vgs.dataio.manifest import DataError, read_json
-
-RATE = 16000
-CAPTIONS_PER_IMAGE = 5
-# Karpathy split names; "restval" belongs to training.
-IMAGES = {
-    "1000268201_693b08cb0e": "train",
-    "1001773457_577c3a7d70": "train",
-    "1002674143_1b742ab4b8": "restval",
-    "2513260012_03d33305cf": "val",
-    "3385593926_d3e9c21170": "test",
-}
-MANIFEST_SPLIT = {
-    "train": "train",
-    "restval": "train",
-    "val": "valid",
-    "test": "test",
-}
-OFFICIAL_LISTS = {
-    "train": "Flickr_8k.trainImages.txt",
-    "val": "Flickr_8k.devImages.txt",
-    "test": "Flickr_8k.testImages.txt",
-}
-UNLISTED_IMAGE = "99679241_adc853a5c0"  # an image file in no split, no audio
-
-
-def caption_text(image, k):
-    return f"Caption {k} of {image} with {{braces}} ."
-
-
-def write_corpus(root, karpathy=True, official=True, token_file=True):
-    """Writes the miniature corpus; returns {wav stem: (samples, speaker)}."""
-    audio = root / "flickr_audio"
-    (audio / "wavs").mkdir(parents=True)
-    (root / "Flicker8k_Dataset").mkdir()
-    wavs = {}
-    capt_lines, spk_lines = [], []
-    # wav2capt.txt is not grouped by image: caption k of every image, then k+1
-    for k in range(CAPTIONS_PER_IMAGE):
-        for i, image in enumerate(IMAGES):
-            stem = f"{image}_{k}"
-            samples = 800 + 160 * (i * CAPTIONS_PER_IMAGE + k)
-            speaker = str(1 + (i + k) % 3)
-            soundfile.write(
-                str(audio / "wavs" / f"{stem}.wav"),
-                np.random.default_rng(i).uniform(-0.1, 0.1, samples),
-                RATE,
-            )
-            capt_lines.append(f"{stem}.wav {image}.jpg #{k}")
-            spk_lines.append(f"{stem}.wav {speaker}")
-            wavs[stem] = (samples, speaker)
-    (audio / "wav2capt.txt").write_text("\n".join(capt_lines) + "\n")
-    (audio / "wav2spk.txt").write_text("\n".join(spk_lines) + "\n")
-    for image in [*IMAGES, UNLISTED_IMAGE]:
-        Image.new("RGB", (8, 6), (10, 200, 30)).save(
-            root / "Flicker8k_Dataset" / f"{image}.jpg", "JPEG"
-        )
-    if karpathy:
-        images = [
-            {
-                "filename": f"{image}.jpg",
-                "imgid": i,
-                "split": split,
-                "sentids": list(range(5 * i, 5 * i + 5)),
-                "sentences": [
-                    {
-                        "raw": caption_text(image, k),
-                        "tokens": caption_text(image, k).split(),
-                        "imgid": i,
-                        "sentid": 5 * i + k,
-                    }
-                    for k in range(CAPTIONS_PER_IMAGE)
-                ],
-            }
-            for i, (image, split) in enumerate(IMAGES.items())
-        ]
-        (root / "dataset_flickr8k.json").write_text(
-            json.dumps({"images": images, "dataset": "flickr8k"})
-        )
-    text = root / "Flickr8k_text"
-    text.mkdir()
-    if official:
-        for split, name in OFFICIAL_LISTS.items():
-            names = [
-                f"{image}.jpg"
-                for image, s in IMAGES.items()
-                if s == split or (split == "train" and s == "restval")
-            ]
-            (text / name).write_text("\n".join(names) + "\n")
-    if token_file:
-        lines = [
-            f"{image}.jpg#{k}\t{caption_text(image, k)}"
-            for image in [*IMAGES, UNLISTED_IMAGE]
-            for k in range(CAPTIONS_PER_IMAGE)
-        ]
-        # the real file has this odd key for an image that does not exist
-        lines.append("2258277193_586949ec62.jpg.1#0\tA dog .")
-        (text / "Flickr8k.token.txt").write_text("\n".join(lines) + "\n")
-    return wavs
 
 
 def manifests(save):
@@ -122,11 +32,13 @@ def manifests(save):
 def check_manifests(save, wavs, with_text):
     found = manifests(save)
     for split, manifest in found.items():
-        images = [i for i, s in IMAGES.items() if MANIFEST_SPLIT[s] == split]
+        images = [
+            i
+            for i, s in FLICKR8K_IMAGES.items()
+            if KARPATHY_TO_SPLIT[s] == split
+        ]
         expected_ids = {
-            f"{image}_{k}"
-            for image in images
-            for k in range(CAPTIONS_PER_IMAGE)
+            f"{image}_{k}" for image in images for k in range(FLICKR8K_CAPTIONS)
         }
         assert set(manifest) == expected_ids
         for utt_id, entry in manifest.items():
@@ -145,16 +57,16 @@ def check_manifests(save, wavs, with_text):
             assert entry["duration"] == pytest.approx(samples / RATE)
             if with_text:
                 # braces are doubled for SpeechBrain's str.format_map
-                assert entry["text"] == caption_text(image, int(k)).replace(
-                    "{", "{{"
-                ).replace("}", "}}")
+                assert entry["text"] == flickr8k_caption_text(
+                    image, int(k)
+                ).replace("{", "{{").replace("}", "}}")
             else:
                 assert "text" not in entry
     assert [len(found[s]) for s in ("train", "valid", "test")] == [15, 5, 5]
     train_images = {e["image_id"] for e in found["train"].values()}
     test_images = {e["image_id"] for e in found["test"].values()}
     assert not train_images & test_images
-    assert UNLISTED_IMAGE not in {
+    assert FLICKR8K_UNLISTED not in {
         e["image_id"] for m in found.values() for e in m.values()
     }
 
@@ -162,7 +74,7 @@ def check_manifests(save, wavs, with_text):
 def test_karpathy_split(tmp_path):
     data, save = tmp_path / "flickr8k", tmp_path / "save"
     data.mkdir()
-    wavs = write_corpus(data, official=False, token_file=False)
+    wavs = write_flickr8k(data, official=False, token_file=False)
     prepare_flickr8k(data, save)
     check_manifests(save, wavs, with_text=True)
 
@@ -174,13 +86,13 @@ def test_karpathy_split(tmp_path):
         assert os.path.isfile(entry["wav"])
         assert os.path.isfile(entry["image"])
         image, k = utt_id.rsplit("_", 1)
-        assert entry["text"] == caption_text(image, int(k))
+        assert entry["text"] == flickr8k_caption_text(image, int(k))
 
 
 def test_official_split_with_token_file(tmp_path):
     data, save = tmp_path / "flickr8k", tmp_path / "save"
     data.mkdir()
-    wavs = write_corpus(data, karpathy=False)
+    wavs = write_flickr8k(data, karpathy=False)
     prepare_flickr8k(data, save)
     check_manifests(save, wavs, with_text=True)
     assert read_json(save / "flickr8k_options.json")["splits_file"] == str(
@@ -191,7 +103,7 @@ def test_official_split_with_token_file(tmp_path):
 def test_official_split_without_text(tmp_path):
     data, save = tmp_path / "flickr8k", tmp_path / "save"
     data.mkdir()
-    wavs = write_corpus(data, token_file=False)
+    wavs = write_flickr8k(data, token_file=False)
     prepare_flickr8k(data, save, splits_file=data / "Flickr8k_text")
     check_manifests(save, wavs, with_text=False)
 
@@ -199,7 +111,7 @@ def test_official_split_without_text(tmp_path):
 def test_idempotent(tmp_path):
     data, save = tmp_path / "flickr8k", tmp_path / "save"
     data.mkdir()
-    write_corpus(data)
+    write_flickr8k(data)
     prepare_flickr8k(data, save)
     paths = [save / f"{s}.json" for s in ("train", "valid", "test")]
     for path in paths:
@@ -237,7 +149,7 @@ def replace_line(path, number, text):
 def test_malformed_line(tmp_path, file, number, line):
     data = tmp_path / "flickr8k"
     data.mkdir()
-    write_corpus(data, karpathy=False)
+    write_flickr8k(data, karpathy=False)
     replace_line(data / file, number, line)
     with pytest.raises(DataError, match=f"{file}:{number}: expected"):
         prepare_flickr8k(data, tmp_path / "save")
@@ -246,7 +158,7 @@ def test_malformed_line(tmp_path, file, number, line):
 def test_bad_karpathy_split(tmp_path):
     data = tmp_path / "flickr8k"
     data.mkdir()
-    write_corpus(data)
+    write_flickr8k(data)
     content = read_json(data / "dataset_flickr8k.json")
     content["images"][2]["split"] = "dev"
     (data / "dataset_flickr8k.json").write_text(json.dumps(content))
@@ -257,7 +169,7 @@ def test_bad_karpathy_split(tmp_path):
 def test_image_in_two_splits(tmp_path):
     data = tmp_path / "flickr8k"
     data.mkdir()
-    write_corpus(data, karpathy=False)
+    write_flickr8k(data, karpathy=False)
     test_list = data / "Flickr8k_text" / "Flickr_8k.testImages.txt"
     test_list.write_text(test_list.read_text() + "1000268201_693b08cb0e.jpg\n")
     with pytest.raises(
@@ -270,7 +182,7 @@ def test_image_in_two_splits(tmp_path):
 def test_missing_wav(tmp_path):
     data = tmp_path / "flickr8k"
     data.mkdir()
-    write_corpus(data)
+    write_flickr8k(data)
     # line 7 of wav2capt.txt is caption 1 of the second image
     os.remove(data / "flickr_audio" / "wavs" / "1001773457_577c3a7d70_1.wav")
     with pytest.raises(
@@ -285,7 +197,7 @@ def test_missing_wav(tmp_path):
 def test_missing_image(tmp_path):
     data = tmp_path / "flickr8k"
     data.mkdir()
-    write_corpus(data)
+    write_flickr8k(data)
     os.remove(data / "Flicker8k_Dataset" / "3385593926_d3e9c21170.jpg")
     with pytest.raises(
         DataError,
@@ -298,7 +210,7 @@ def test_missing_image(tmp_path):
 def test_wav_without_speaker(tmp_path):
     data = tmp_path / "flickr8k"
     data.mkdir()
-    write_corpus(data)
+    write_flickr8k(data)
     replace_line(data / "flickr_audio" / "wav2spk.txt", 3, "other_0.wav 1")
     with pytest.raises(DataError, match="wav2capt.txt:3: .* has no speaker"):
         prepare_flickr8k(data, tmp_path / "save")
@@ -307,7 +219,7 @@ def test_wav_without_speaker(tmp_path):
 def test_caption_without_text(tmp_path):
     data = tmp_path / "flickr8k"
     data.mkdir()
-    write_corpus(data, karpathy=False)
+    write_flickr8k(data, karpathy=False)
     token = data / "Flickr8k_text" / "Flickr8k.token.txt"
     lines = token.read_text().splitlines()
     token.write_text("\n".join(lines[1:]) + "\n")  # drops 1000268201_...#0
@@ -321,17 +233,17 @@ def test_caption_without_text(tmp_path):
 def test_images_outside_the_splits_are_left_out(tmp_path, caplog):
     data, save = tmp_path / "flickr8k", tmp_path / "save"
     data.mkdir()
-    wavs = write_corpus(data, karpathy=False)
+    wavs = write_flickr8k(data, karpathy=False)
     # a spoken caption of an image that no split lists
     soundfile.write(
-        str(data / "flickr_audio" / "wavs" / f"{UNLISTED_IMAGE}_0.wav"),
+        str(data / "flickr_audio" / "wavs" / f"{FLICKR8K_UNLISTED}_0.wav"),
         np.zeros(1600),
         RATE,
     )
     with open(data / "flickr_audio" / "wav2capt.txt", "a") as f:
-        f.write(f"{UNLISTED_IMAGE}_0.wav {UNLISTED_IMAGE}.jpg #0\n")
+        f.write(f"{FLICKR8K_UNLISTED}_0.wav {FLICKR8K_UNLISTED}.jpg #0\n")
     with open(data / "flickr_audio" / "wav2spk.txt", "a") as f:
-        f.write(f"{UNLISTED_IMAGE}_0.wav 4\n")
+        f.write(f"{FLICKR8K_UNLISTED}_0.wav 4\n")
     # and a listed image with no spoken caption
     train_list = data / "Flickr8k_text" / "Flickr_8k.trainImages.txt"
     train_list.write_text(train_list.read_text() + "12345_abcdef.jpg\n")
@@ -344,7 +256,7 @@ def test_images_outside_the_splits_are_left_out(tmp_path, caplog):
 def test_speaker_listed_twice(tmp_path):
     data = tmp_path / "flickr8k"
     data.mkdir()
-    write_corpus(data)
+    write_flickr8k(data)
     spk = data / "flickr_audio" / "wav2spk.txt"
     first = spk.read_text().splitlines()[0]
     spk.write_text(spk.read_text() + first.replace(" 1", " 2") + "\n")

@@ -6,78 +6,19 @@ JPEG images under <letter>/<category>/)."""
 import json
 import os
 
-import numpy as np
 import pytest
-import soundfile
-from PIL import Image
+from miniature_corpora import RATE, write_places
 from speechbrain.dataio.dataset import DynamicItemDataset
 
 from speechbrain_vgs.dataio.manifest import DataError, read_json
 from speechbrain_vgs.dataio.places import prepare_places
-
-RATE = 16000
-CATEGORIES = ["a/abbey", "b/bedroom", "k/kitchen", "s/shoe_shop"]
-SHARED_IMAGE = 0  # the first val.json image also has a train.json caption
-
-
-def write_corpus(root, image_root, base_path=None):
-    """Writes the miniature corpus; returns {split file: data entries}."""
-    entries = {"train": [], "val": []}
-
-    def add(split, image, number):
-        speaker = f"A{number % 5}XK7Q"
-        image_hash = image.split("_")[-1][: -len(".jpg")].upper()
-        wav = f"wavs/{number % 3}/utterance_{number}.wav"
-        (root / wav).parent.mkdir(parents=True, exist_ok=True)
-        samples = 2000 + 400 * number
-        soundfile.write(str(root / wav), np.full(samples, 0.02), RATE)
-        entries[split].append(
-            {
-                "uttid": f"{speaker}-GSUN_{image_hash}-{number}",
-                "speaker": speaker,
-                "asr_text": f"this is picture {number}",
-                "wav": wav,
-                "image": image,
-            }
-        )
-
-    images = []
-    for number in range(16):
-        category = CATEGORIES[number % len(CATEGORIES)]
-        image = f"{category}/gsun_{number:04x}e1c0ffee.jpg"
-        (image_root / category).mkdir(parents=True, exist_ok=True)
-        Image.new("RGB", (12, 9), (number * 15, 20, 60)).save(
-            image_root / image, "JPEG"
-        )
-        images.append(image)
-    for number, image in enumerate(images[:4]):
-        add("val", image, number)
-    utterance = 4
-    for image in [images[SHARED_IMAGE], *images[4:]]:
-        add("train", image, utterance)
-        utterance += 1
-    add("train", images[5], utterance)  # a second caption of one image
-    base = str(image_root) if base_path is None else base_path
-    for split, data in entries.items():
-        (root / "metadata").mkdir(exist_ok=True)
-        (root / "metadata" / f"{split}.json").write_text(
-            json.dumps(
-                {
-                    "image_base_path": base,
-                    "audio_base_path": "/data/sls/PlacesAudio_400k_distro/",
-                    "data": data,
-                },
-                indent=1,
-            )
-        )
-    return entries
 
 
 @pytest.fixture
 def corpus(tmp_path):
     data, images = tmp_path / "PlacesAudio_400k_distro", tmp_path / "images"
     data.mkdir()
-    return data, images, write_corpus(data, images)
+    return data, images, write_places(data, images)
 
 
 def read_manifests(save):
@@ -148,7 +89,7 @@ def test_held_out_images_do_not_depend_on_file_order(corpus, tmp_path):
 def test_image_folder_argument_and_base_paths(tmp_path):
     data, images = tmp_path / "places", tmp_path / "images"
     data.mkdir()
-    write_corpus(data, images, base_path="/data/sls/places205/images/")
+    write_places(data, images, base_path="/data/sls/places205/images/")
     with pytest.raises(DataError, match="missing image file"):
         prepare_places(data, tmp_path / "save", valid_images=2)
     prepare_places(data, tmp_path / "save", image_folder=images, valid_images=2)

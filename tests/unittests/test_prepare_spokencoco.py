@@ -5,101 +5,19 @@ COCO train2014/val2014 JPEG images, Karpathy's dataset_coco.json)."""
 import json
 import os
 
-import numpy as np
 import pytest
-import soundfile
-from PIL import Image
+from miniature_corpora import coco_image_name, write_spokencoco
 from speechbrain.dataio.dataset import DynamicItemDataset
 
 from speechbrain_vgs.dataio.manifest import DataError, read_json
 from speechbrain_vgs.dataio.spokencoco import prepare_spokencoco
-
-RATE = 16000
-# (COCO folder, COCO id, Karpathy split, number of spoken captions)
-IMAGES = [
-    ("train2014", 9, "train", 5),
-    ("train2014", 25, "train", 6),
-    ("val2014", 42, "restval", 5),
-    ("val2014", 73, "val", 5),
-    ("val2014", 74, "test", 4),
-    ("val2014", 133, "test", 5),
-]
-MANIFEST_SPLIT = {
-    "train": "train",
-    "restval": "train",
-    "val": "valid",
-    "test": "test",
-}
-
-
-def image_name(folder, coco_id):
-    return f"COCO_{folder}_{coco_id:012d}"
-
-
-def write_corpus(root, image_root):
-    """Writes the miniature corpus; returns {uttid: expected entry parts}."""
-    expected = {}
-    data = {"train2014": [], "val2014": []}
-    karpathy = []
-    for i, (folder, coco_id, split, n_captions) in enumerate(IMAGES):
-        name = image_name(folder, coco_id)
-        (image_root / folder).mkdir(parents=True, exist_ok=True)
-        Image.new("RGB", (10, 8), (i * 40, 90, 160)).save(
-            image_root / folder / f"{name}.jpg", "JPEG"
-        )
-        captions = []
-        for k in range(n_captions):
-            speaker = f"m{(i + k) % 4:03d}xq"
-            uttid = f"{speaker}-3LUY{i}GC63_{coco_id}_{600000 + 10 * i + k}"
-            wav = f"wavs/{folder[:-4]}/{k % 2}/{uttid}.wav"
-            samples = 1200 + 320 * (i * 7 + k)
-            (root / wav).parent.mkdir(parents=True, exist_ok=True)
-            soundfile.write(str(root / wav), np.full(samples, 0.01), RATE)
-            text = f"A PICTURE {k} OF THING {coco_id}"
-            captions.append(
-                {"text": text, "speaker": speaker, "uttid": uttid, "wav": wav}
-            )
-            expected[uttid] = {
-                "wav": "{data_root}/" + wav,
-                "image": "{image_root}/" + f"{folder}/{name}.jpg",
-                "image_id": name,
-                "speaker": speaker,
-                "text": text,
-                "lang": "en",
-                "duration": samples / RATE,
-                "split": MANIFEST_SPLIT[split],
-            }
-        data[folder].append(
-            {"image": f"{folder}/{name}.jpg", "captions": captions}
-        )
-        karpathy.append(
-            {
-                "filepath": folder,
-                "filename": f"{name}.jpg",
-                "imgid": i,
-                "split": split,
-                "cocoid": coco_id,
-                "sentids": [5 * i],
-                "sentences": [{"raw": "A thing.", "tokens": ["a", "thing"]}],
-            }
-        )
-    (root / "SpokenCOCO_train.json").write_text(
-        json.dumps({"data": data["train2014"]})
-    )
-    (root / "SpokenCOCO_val.json").write_text(
-        json.dumps({"data": data["val2014"]}, indent=2)
-    )
-    (root / "dataset_coco.json").write_text(
-        json.dumps({"images": karpathy, "dataset": "coco"})
-    )
-    return expected
 
 
 @pytest.fixture
 def corpus(tmp_path):
     data, images = tmp_path / "SpokenCOCO", tmp_path / "mscoco_img"
     data.mkdir()
-    expected = write_corpus(data, images)
+    expected = write_spokencoco(data, images)
     return data, images, expected
 
 
@@ -217,7 +135,7 @@ def test_missing_wav(corpus, tmp_path):
 
 def test_missing_image(corpus, tmp_path):
     data, images, _ = corpus
-    name = image_name("val2014", 74)
+    name = coco_image_name("val2014", 74)
     os.remove(images / "val2014" / f"{name}.jpg")
     with pytest.raises(
         DataError,
@@ -250,7 +168,7 @@ def test_image_outside_karpathy_split_is_left_out(corpus, tmp_path, caplog):
     save = tmp_path / "save"
     prepare_spokencoco(data, save, image_folder=images)
     train = read_json(save / "train.json")
-    left_out = image_name("train2014", 9)
+    left_out = coco_image_name("train2014", 9)
     assert set(train) == {
         u
         for u, e in expected.items()

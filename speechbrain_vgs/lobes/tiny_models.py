@@ -1,0 +1,188 @@
+"""Tiny, randomly initialised HuBERT and CLIP models in their native formats.
+
+No pretrained weights can be downloaded offline, so the tests and the
+SynthVGS recipes build small models with the real libraries and save them
+the way the real checkpoints are distributed:
+
+* :func:`save_tiny_hubert` writes a ``transformers`` folder
+  (``config.json``, ``model.safetensors``, ``preprocessor_config.json``),
+  loadable exactly like ``facebook/hubert-base-ls960``
+  (:class:`speechbrain_vgs.lobes.ssl.SSLUpstream` takes the folder as
+  ``source``).
+* :func:`save_tiny_clip` writes an ``open_clip`` model config JSON and a
+  state-dict checkpoint, loadable exactly like ``ViT-B-32``
+  (:class:`speechbrain_vgs.lobes.clip.CLIP` takes them as ``config`` and
+  ``checkpoint``). Its text tower keeps CLIP's BPE vocabulary (49408
+  tokens), so the real tokenizer applies.
+
+Authors
+ * speechbrain-vgs developers 2026
+"""
+
+import json
+import os
+
+import open_clip
+import torch
+from transformers import HubertConfig, HubertModel, Wav2Vec2FeatureExtractor
+
+
+def save_tiny_hubert(
+    folder,
+    hidden_size=32,
+    num_layers=2,
+    num_heads=2,
+    large=False,
+    do_normalize=True,
+    seed=0,
+):
+    """Saves a randomly initialised tiny HuBERT as a ``transformers`` folder.
+
+    The convolutional feature encoder has two layers (kernels 10 and 3,
+    strides 5 and 2: one frame every 10 samples, a receptive field of 20
+    samples). ``large=False`` gives the Base layout (group-normalised first
+    convolution, post-LayerNorm transformer, as ``hubert-base-ls960``);
+    ``large=True`` the Large one (LayerNorm in every convolution,
+    pre-LayerNorm "stable" transformer, as ``hubert-large-ll60k``).
+
+    Arguments
+    ---------
+    folder : str
+        Output folder (created if needed).
+    hidden_size : int
+        Transformer width.
+    num_layers : int
+        Number of transformer layers (the model has ``num_layers + 1``
+        hidden states).
+    num_heads : int
+        Attention heads.
+    large : bool
+        Large-style layout instead of the Base one.
+    do_normalize : bool
+        Whether the saved feature extractor asks for zero-mean,
+        unit-variance waveforms.
+    seed : int
+        Seed of the random initialisation.
+
+    Returns
+    -------
+    folder : str
+        The folder, to pass as ``source``.
+
+    Example
+    -------
+    >>> folder = save_tiny_hubert(getfixture("tmpdir") / "hubert")
+    >>> sorted(os.listdir(folder))
+    ['config.json', 'model.safetensors', 'preprocessor_config.json']
+    """
+    folder = os.fspath(folder)
+    config = HubertConfig(
+        hidden_size=hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        intermediate_size=2 * hidden_size,
+        conv_dim=(hidden_size, hidden_size),
+        conv_kernel=(10, 3),
+        conv_stride=(5, 2),
+        conv_bias=large,
+        num_feat_extract_layers=2,
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+        feat_extract_norm="layer" if large else "group",
+        do_stable_layer_norm=large,
+    )
+    torch.manual_seed(seed)
+    HubertModel(config).save_pretrained(folder)
+    Wav2Vec2FeatureExtractor(
+        feature_size=1,
+        sampling_rate=16000,
+        padding_value=0.0,
+        do_normalize=do_normalize,
+        return_attention_mask=True,
+    ).save_pretrained(folder)
+    return folder
+
+
+def save_tiny_clip(
+    folder,
+    name="tiny-clip",
+    embed_dim=32,
+    image_size=32,
+    patch_size=8,
+    width=32,
+    layers=2,
+    heads=2,
+    context_length=77,
+    seed=0,
+):
+    """Saves a randomly initialised tiny open_clip CLIP: config and weights.
+
+    Both towers are transformers of ``layers`` layers and ``width``
+    channels (a ViT over ``patch_size`` patches of ``image_size`` images,
+    and a causal text transformer over CLIP's 49408-token vocabulary).
+
+    Arguments
+    ---------
+    folder : str
+        Output folder (created if needed).
+    name : str
+        Model name: the config is ``<name>.json`` (open_clip names a
+        registered architecture by its config file) and the weights
+        ``<name>.pt``.
+    embed_dim : int
+        Dimension of the joint image-text embedding space.
+    image_size : int
+        Input image side.
+    patch_size : int
+        ViT patch side.
+    width : int
+        Width of both towers (the token embeddings have this size).
+    layers : int
+        Transformer layers of each tower.
+    heads : int
+        Attention heads of each tower.
+    context_length : int
+        Text context length.
+    seed : int
+        Seed of the random initialisation.
+
+    Returns
+    -------
+    checkpoint : str
+        Path of the state-dict checkpoint.
+    config : str
+        Path of the model config JSON.
+
+    Example
+    -------
+    >>> checkpoint, config = save_tiny_clip(getfixture("tmpdir") / "clip")
+    >>> os.path.basename(checkpoint), os.path.basename(config)
+    ('tiny-clip.pt', 'tiny-clip.json')
+    """
+    folder = os.fspath(folder)
+    os.makedirs(folder, exist_ok=True)
+    model_config = {
+        "embed_dim": embed_dim,
+        "vision_cfg": {
+            "image_size": image_size,
+            "layers": layers,
+            "width": width,
+            "head_width": width // heads,
+            "patch_size": patch_size,
+        },
+        "text_cfg": {
+            "context_length": context_length,
+            "vocab_size": 49408,
+            "width": width,
+            "heads": heads,
+            "layers": layers,
+        },
+    }
+    torch.manual_seed(seed)
+    model = open_clip.CLIP(**model_config)
+    config = os.path.join(folder, f"{name}.json")
+    with open(config, "w", encoding="utf-8") as f:
+        json.dump(model_config, f, indent=2)
+    checkpoint = os.path.join(folder, f"{name}.pt")
+    torch.save(model.state_dict(), checkpoint)
+    return checkpoint, config

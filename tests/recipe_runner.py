@@ -1,0 +1,45 @@
+"""Runs a recipe as a user would (a subprocess in SpeechBrain's ``--debug``
+mode on CPU) and checks the results.json contract shared by all recipes."""
+
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RECALL_KEYS = {
+    f"{direction}_r{k}"
+    for direction in ("speech_to_image", "image_to_speech")
+    for k in (1, 5, 10)
+}
+
+
+def run_recipe(script, hparams, output, *overrides):
+    """Runs ``script hparams --debug ...`` and returns its results.json."""
+    cmd = [
+        sys.executable,
+        os.path.join(ROOT, script),
+        os.path.join(ROOT, hparams),
+        "--debug",
+        "--device=cpu",
+        "--noprogressbar",
+        f"--output_folder={output}",
+        *overrides,
+    ]
+    proc = subprocess.run(
+        cmd, cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    with open(os.path.join(output, "results.json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def check_recall_results(results, expected_sets):
+    """Each expected set has exactly the six recalls, in [0, 1], ordered."""
+    assert set(results) == set(expected_sets)
+    for metrics in results.values():
+        assert set(metrics) == RECALL_KEYS
+        assert all(0.0 <= v <= 1.0 for v in metrics.values())
+        for direction in ("speech_to_image", "image_to_speech"):
+            r1, r5, r10 = (metrics[f"{direction}_r{k}"] for k in (1, 5, 10))
+            assert r1 <= r5 <= r10
