@@ -87,7 +87,9 @@ class GroundingBrain(sb.Brain):
     Hparams it reads: ``similarity`` (``f(audio, lengths, image) -> [Na,
     Ni]``), ``loss`` (``loss(sim, image_ids)``), ``train_logger``,
     ``results_file``, and optionally ``lr_annealing`` (called with the
-    epoch, returns old and new learning rates) and ``recall_ks``.
+    epoch, returns old and new learning rates), ``feature_augment``
+    (applied to the features in training, e.g. SpeechBrain's
+    ``SpectrogramDrop``) and ``recall_ks``.
 
     In training the contrastive batch is global under DDP: frames, images
     and image ids are gathered from all processes (with gradients) before
@@ -124,6 +126,9 @@ class GroundingBrain(sb.Brain):
         batch = batch.to(self.device)
         wavs, lengths = batch.sig
         feats = self.modules.compute_features(wavs, lengths)
+        augment = getattr(self.hparams, "feature_augment", None)
+        if stage == sb.Stage.TRAIN and augment is not None:
+            feats = augment(feats)
         audio = self.modules.audio_encoder(feats, lengths)
         image = self.modules.image_encoder(batch.img.data)
         return audio, lengths, image

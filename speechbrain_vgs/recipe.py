@@ -10,8 +10,9 @@ Authors
 import speechbrain as sb
 from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_vgs.brains import train_loader_options
+from speechbrain_vgs.brains import GroundingBrain, train_loader_options
 from speechbrain_vgs.dataio.pipelines import vgs_datasets
+from speechbrain_vgs.dataio.prep_utils import manifest_paths
 
 
 def load_recipe(argv):
@@ -47,7 +48,7 @@ def grounding_datasets(hparams, manifests, replacements):
     """Image/spoken-caption datasets configured by a recipe's hparams.
 
     Reads ``image_size`` and ``sorting``, and optionally ``eval_resize``,
-    ``train_crop`` and ``max_audio_seconds`` (see
+    ``train_crop``, ``crop_scale`` and ``max_audio_seconds`` (see
     :func:`speechbrain_vgs.dataio.pipelines.vgs_datasets`).
 
     Arguments
@@ -71,6 +72,7 @@ def grounding_datasets(hparams, manifests, replacements):
         sorting=hparams["sorting"],
         eval_resize=hparams.get("eval_resize"),
         train_crop=hparams.get("train_crop", False),
+        crop_scale=hparams.get("crop_scale"),
         max_audio_seconds=hparams.get("max_audio_seconds"),
     )
 
@@ -117,3 +119,47 @@ def train_and_test(brain_class, hparams, run_opts, datasets, test_sets):
         hparams["test_dataloader_opts"],
     )
     return brain
+
+
+def prepare_and_train(hparams, run_opts, prepare, options, image_root):
+    """A real-corpus grounding recipe after :func:`load_recipe`.
+
+    Writes the train/valid/test manifests on the main process with
+    ``prepare(data_folder, save_folder=manifest_folder, skip_prep,
+    **options)``, then trains a ``GroundingBrain`` and tests it on
+    ``"test"``.
+
+    Arguments
+    ---------
+    hparams : dict
+        Needs ``data_folder``, ``manifest_folder``, ``skip_prep`` and what
+        :func:`train_and_test` needs.
+    run_opts : RunOptions
+        From :func:`load_recipe`.
+    prepare : callable
+        The corpus preparer (e.g. ``prepare_flickr8k``).
+    options : dict
+        Its corpus-specific arguments.
+    image_root : str
+        Folder the manifests' ``{image_root}`` stands for.
+
+    Returns
+    -------
+    GroundingBrain
+        The trained brain.
+    """
+    sb.utils.distributed.run_on_main(
+        prepare,
+        kwargs={
+            "data_folder": hparams["data_folder"],
+            "save_folder": hparams["manifest_folder"],
+            "skip_prep": hparams["skip_prep"],
+            **options,
+        },
+    )
+    datasets = grounding_datasets(
+        hparams,
+        manifest_paths(hparams["manifest_folder"]),
+        {"data_root": hparams["data_folder"], "image_root": image_root},
+    )
+    return train_and_test(GroundingBrain, hparams, run_opts, datasets, ["test"])

@@ -25,7 +25,7 @@ Authors
 
 import torch
 
-MODES = ("SISA", "MISA", "SIMA", "pooled")
+MODES = ("SISA", "MISA", "SIMA", "pooled", "cosine")
 MAX_CHUNK_ELEMENTS = 2**25
 
 
@@ -206,9 +206,38 @@ def pooled_similarity(audio, audio_lens, image):
     >>> pooled_similarity(audio, torch.tensor([2 / 3]), image)
     tensor([[12.]])
     """
-    if audio.dim() == 3:
-        audio = masked_mean(audio, audio_lens)
-    image = _as_pixels(image).mean(dim=1)
+    audio, image = _pool(audio, audio_lens, image)
+    return audio @ image.t()
+
+
+def cosine_similarity(audio, audio_lens, image):
+    """Cosine of the mean valid audio frame and the mean pixel (CLIP style;
+    pair it with :class:`speechbrain_vgs.losses.InfoNCE`).
+
+    Arguments
+    ---------
+    audio : torch.Tensor
+        Frames ``[Na, T, D]`` or pooled ``[Na, D]``.
+    audio_lens : torch.Tensor, optional
+        Relative lengths ``[Na]`` (ignored for pooled audio).
+    image : torch.Tensor
+        Maps ``[Ni, H, W, D]`` or pooled ``[Ni, D]``.
+
+    Returns
+    -------
+    scores : torch.Tensor
+        ``[Na, Ni]`` in [-1, 1].
+
+    Example
+    -------
+    >>> audio = torch.tensor([[[3.0, 0.0], [0.0, 3.0], [9.0, 9.0]]])
+    >>> image = torch.tensor([[2.0, 0.0], [1.0, 1.0]])
+    >>> cosine_similarity(audio, torch.tensor([2 / 3]), image)
+    tensor([[0.7071, 1.0000]])
+    """
+    audio, image = _pool(audio, audio_lens, image)
+    audio = torch.nn.functional.normalize(audio, dim=-1)
+    image = torch.nn.functional.normalize(image, dim=-1)
     return audio @ image.t()
 
 
@@ -218,7 +247,8 @@ class Similarity(torch.nn.Module):
     Arguments
     ---------
     mode : str
-        One of "SISA", "MISA", "SIMA" (matchmap similarities) or "pooled".
+        One of "SISA", "MISA", "SIMA" (matchmap similarities), "pooled"
+        (dot product of pooled embeddings) or "cosine" (their cosine).
 
     Example
     -------
@@ -259,11 +289,20 @@ class Similarity(torch.nn.Module):
         """
         if self.mode == "pooled":
             return pooled_similarity(audio, audio_lens, image)
+        if self.mode == "cosine":
+            return cosine_similarity(audio, audio_lens, image)
         return matchmap_similarity(audio, audio_lens, image, self.mode)
 
     def extra_repr(self):
         """Shows the mode when the module is printed."""
         return f"mode={self.mode}"
+
+
+def _pool(audio, audio_lens, image):
+    """Mean valid audio frame ``[Na, D]`` and mean pixel ``[Ni, D]``."""
+    if audio.dim() == 3:
+        audio = masked_mean(audio, audio_lens)
+    return audio, _as_pixels(image).mean(dim=1)
 
 
 def _as_frames(audio):

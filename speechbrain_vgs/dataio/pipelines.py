@@ -78,7 +78,7 @@ def random_crop(wav, max_samples, generator=None):
     return wav[start : start + max_samples]
 
 
-def image_transform(size=224, resize=None, train_crop=False):
+def image_transform(size=224, resize=None, train_crop=False, crop_scale=None):
     """Builds the image preprocessing of DAVEnet/ResDAVEnet (DESIGN 4).
 
     Arguments
@@ -90,8 +90,11 @@ def image_transform(size=224, resize=None, train_crop=False):
         (256 for the papers' evaluation). ``None`` resizes straight to
         ``size`` x ``size``.
     train_crop : bool
-        Random resized crop (the papers' training augmentation). Keep it
-        off where captions speak about positions.
+        Random resized crop (the papers' training augmentation). Flips are
+        never used: captions speak about left and right.
+    crop_scale : tuple, optional
+        Range of the crop's area as a share of the image (torchvision's
+        default, (0.08, 1.0), when ``None``).
 
     Returns
     -------
@@ -105,7 +108,9 @@ def image_transform(size=224, resize=None, train_crop=False):
     torch.Size([3, 64, 64])
     """
     if train_crop:
-        steps = [transforms.RandomResizedCrop(size)]
+        steps = [
+            transforms.RandomResizedCrop(size, scale=crop_scale or (0.08, 1.0))
+        ]
     elif resize is not None:
         steps = [transforms.Resize(resize), transforms.CenterCrop(size)]
     else:
@@ -259,6 +264,7 @@ def vgs_datasets(
     sorting="random",
     eval_resize=None,
     train_crop=False,
+    crop_scale=None,
     max_audio_seconds=None,
     sample_rate=16000,
 ):
@@ -282,6 +288,8 @@ def vgs_datasets(
         Resize before a centre crop at evaluation (256 in the papers).
     train_crop : bool
         Random resized crops in training.
+    crop_scale : tuple, optional
+        Area range of the training crops (see :func:`image_transform`).
     max_audio_seconds : float, optional
         Random crop of training audio (``None``: whole utterances).
     sample_rate : int
@@ -296,7 +304,10 @@ def vgs_datasets(
     for name, path in manifests.items():
         train = name == "train"
         transform = image_transform(
-            image_size, resize=eval_resize, train_crop=train and train_crop
+            image_size,
+            resize=eval_resize,
+            train_crop=train and train_crop,
+            crop_scale=crop_scale,
         )
         dataset = vgs_dataset(
             path,

@@ -46,10 +46,14 @@ def naive_scores(audio, image, mode):
                 audio_mean = frames[:valid].mean(0)
                 image_mean = pixels.reshape(-1, DIM).mean(0)
                 scores[a, i] = torch.dot(audio_mean, image_mean)
+                if mode == "cosine":
+                    scores[a, i] = torch.nn.functional.cosine_similarity(
+                        audio_mean, image_mean, dim=0
+                    )
     return scores
 
 
-@pytest.mark.parametrize("mode", ["SISA", "MISA", "SIMA", "pooled"])
+@pytest.mark.parametrize("mode", ["SISA", "MISA", "SIMA", "pooled", "cosine"])
 def test_modes_match_naive_loops(inputs, mode):
     audio, lengths, image = inputs
     expected = naive_scores(audio, image, mode)
@@ -58,7 +62,7 @@ def test_modes_match_naive_loops(inputs, mode):
     torch.testing.assert_close(scores, expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("mode", ["SISA", "MISA", "SIMA", "pooled"])
+@pytest.mark.parametrize("mode", ["SISA", "MISA", "SIMA", "pooled", "cosine"])
 def test_padding_never_counts(inputs, mode):
     audio, lengths, image = inputs
     scores = Similarity(mode)(audio, lengths, image)

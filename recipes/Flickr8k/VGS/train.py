@@ -18,34 +18,14 @@ Authors
 
 import sys
 
-import speechbrain as sb
-
-from speechbrain_vgs.brains import GroundingBrain
 from speechbrain_vgs.dataio.flickr8k import prepare_flickr8k
-from speechbrain_vgs.dataio.prep_utils import manifest_paths
-from speechbrain_vgs.recipe import (
-    grounding_datasets,
-    load_recipe,
-    train_and_test,
-)
+from speechbrain_vgs.recipe import load_recipe, prepare_and_train
 
 if __name__ == "__main__":
     hparams, run_opts = load_recipe(sys.argv[1:])
-    sb.utils.distributed.run_on_main(
-        prepare_flickr8k,
-        kwargs={
-            "data_folder": hparams["data_folder"],
-            "save_folder": hparams["manifest_folder"],
-            "splits_file": hparams["splits_file"],
-            "skip_prep": hparams["skip_prep"],
-        },
+    options = {
+        "splits_file": hparams["splits_file"],
+    }
+    prepare_and_train(
+        hparams, run_opts, prepare_flickr8k, options, hparams["data_folder"]
     )
-    datasets = grounding_datasets(
-        hparams,
-        manifest_paths(hparams["manifest_folder"]),
-        {
-            "data_root": hparams["data_folder"],
-            "image_root": hparams["data_folder"],
-        },
-    )
-    train_and_test(GroundingBrain, hparams, run_opts, datasets, ["test"])

@@ -20,35 +20,15 @@ Authors
 
 import sys
 
-import speechbrain as sb
-
-from speechbrain_vgs.brains import GroundingBrain
 from speechbrain_vgs.dataio.places import prepare_places
-from speechbrain_vgs.dataio.prep_utils import manifest_paths
-from speechbrain_vgs.recipe import (
-    grounding_datasets,
-    load_recipe,
-    train_and_test,
-)
+from speechbrain_vgs.recipe import load_recipe, prepare_and_train
 
 if __name__ == "__main__":
     hparams, run_opts = load_recipe(sys.argv[1:])
-    sb.utils.distributed.run_on_main(
-        prepare_places,
-        kwargs={
-            "data_folder": hparams["data_folder"],
-            "save_folder": hparams["manifest_folder"],
-            "image_folder": hparams["image_folder"],
-            "valid_images": hparams["valid_images"],
-            "skip_prep": hparams["skip_prep"],
-        },
+    options = {
+        "image_folder": hparams["image_folder"],
+        "valid_images": hparams["valid_images"],
+    }
+    prepare_and_train(
+        hparams, run_opts, prepare_places, options, hparams["image_folder"]
     )
-    datasets = grounding_datasets(
-        hparams,
-        manifest_paths(hparams["manifest_folder"]),
-        {
-            "data_root": hparams["data_folder"],
-            "image_root": hparams["image_folder"],
-        },
-    )
-    train_and_test(GroundingBrain, hparams, run_opts, datasets, ["test"])
