@@ -1,0 +1,549 @@
+"""SpeechCLIP heads: from weighted HuBERT frames to CLIP's spaces.
+
+* :class:`ParallelHead` (SpeechCLIP parallel): a learnable CLS before the
+  frames, one post-LN transformer encoder layer (GELU), a final LayerNorm;
+  the CLS output goes through a Linear to CLIP's embedding width and is
+  L2-normalised.
+* :class:`CascadedHead` (SpeechCLIP cascaded): ``K`` learnable CLS tokens,
+  one attention layer (residual + LayerNorm, no FFN), then a
+  :class:`KeywordSelector`: Linear to CLIP's token width, BatchNorm1d over
+  the flattened ``K * token_dim`` vector (initialised from CLIP's token
+  table), cosine to the vocabulary embeddings and ``softmax(cos / tau)``
+  with a straight-through one-hot in training, argmax at evaluation. The
+  selected keyword embeddings then go through
+  :meth:`speechbrain_vgs.lobes.clip.CLIP.encode_keywords`.
+* :class:`HybridHead` (SpeechCLIP+ Hybrid): one shared attention layer over
+  ``[parallel CLS, K keyword CLS, frames]``; the parallel CLS gives the
+  parallel embedding (Linear, L2 norm), the keyword CLS the cascaded path.
+
+Padded frames (beyond ``round(length * T)``) are masked out of attention,
+so they never change the outputs. The vocabulary is given at ``forward``
+as its embeddings ``[V, token_dim]`` and its token ids ``[V]``
+(``CLIP.vocabulary_embeddings`` and ``CLIP.vocabulary``, which never hold
+the start, end or padding tokens); the heads return CLIP token ids.
+
+Authors
+ * speechbrain-vgs developers 2026
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from speechbrain_vgs.similarity import length_mask
+
+
+def prepend_tokens(tokens, features, lengths=None):
+    """Puts learnable tokens before the frames and masks the padding.
+
+    Arguments
+    ---------
+    tokens : torch.Tensor
+        Tokens ``[N, D]``, the same for every item.
+    features : torch.Tensor
+        Frames ``[B, T, D]``.
+    lengths : torch.Tensor, optional
+        Relative lengths ``[B]``; ``None`` means all frames are valid.
+
+    Returns
+    -------
+    sequence : torch.Tensor
+        ``[B, N + T, D]``: the tokens, then the frames.
+    key_padding_mask : torch.Tensor
+        Boolean ``[B, N + T]``, True on padded frames (PyTorch's attention
+        convention: True is ignored).
+
+    Example
+    -------
+    >>> sequence, padding = prepend_tokens(
+    ...     torch.zeros(1, 2), torch.ones(2, 3, 2), torch.tensor([1.0, 0.34])
+    ... )
+    >>> sequence.shape
+    torch.Size([2, 4, 2])
+    >>> padding
+    tensor([[False, False, False, False],
+            [False, False,  True,  True]])
+    """
+    batch, frames, _ = features.shape
+    if lengths is None:
+        valid = torch.ones(
+            batch, frames, dtype=torch.bool, device=features.device
+        )
+    else:
+        valid = length_mask(lengths.to(features.device), frames)
+    sequence = torch.cat(
+        [tokens.to(features.dtype).expand(batch, -1, -1), features], dim=1
+    )
+    token_valid = valid.new_ones(batch, tokens.shape[0])
+    return sequence, ~torch.cat([token_valid, valid], dim=1)
+
+
+def select_keywords(vectors, vocabulary_embeddings, tau, straight_through):
+    """Picks the vocabulary entry closest (cosine) to each keyword vector.
+
+    The forward value is always exactly the chosen vocabulary embedding.
+    With ``straight_through`` the gradient is that of
+    ``softmax(cos / tau) @ vocabulary_embeddings`` (the straight-through
+    estimator of ``hard + soft - soft.detach()``).
+
+    Arguments
+    ---------
+    vectors : torch.Tensor
+        Keyword vectors ``[B, K, W]``.
+    vocabulary_embeddings : torch.Tensor
+        ``[V, W]``.
+    tau : float
+        Softmax temperature of the cosine similarities.
+    straight_through : bool
+        Whether gradients flow (training) or not (evaluation: argmax only).
+
+    Returns
+    -------
+    keywords : torch.Tensor
+        The selected embeddings ``[B, K, W]``.
+    indices : torch.Tensor
+        Their rows in the vocabulary ``[B, K]`` (long).
+
+    Example
+    -------
+    >>> table = torch.eye(3)
+    >>> vectors = torch.tensor([[[0.1, 2.0, 0.0], [0.0, 0.0, -1.0]]])
+    >>> keywords, indices = select_keywords(vectors, table, 0.1, False)
+    >>> indices
+    tensor([[1, 0]])
+    >>> keywords
+    tensor([[[0., 1., 0.],
+             [1., 0., 0.]]])
+    """
+    cosine = F.normalize(vectors, dim=-1) @ F.normalize(
+        vocabulary_embeddings, dim=-1
+    ).to(vectors.dtype).transpose(0, 1)
+    indices = cosine.argmax(dim=-1)
+    keywords = vocabulary_embeddings[indices]
+    if straight_through:
+        soft = torch.softmax(cosine / tau, dim=-1)
+        mixed = soft @ vocabulary_embeddings.to(soft.dtype)
+        keywords = keywords + (mixed - mixed.detach())
+    return keywords, indices
+
+
+class AttentionAndNorm(nn.Module):
+    """Self-attention with a residual connection and LayerNorm (no FFN).
+
+    Arguments
+    ---------
+    dim : int
+        Feature dimension.
+    num_heads : int
+        Attention heads.
+    dropout : float
+        Dropout of the attention weights.
+
+    Example
+    -------
+    >>> layer = AttentionAndNorm(4)
+    >>> padding = torch.tensor([[False, False, True]])
+    >>> out, weights = layer(torch.randn(1, 3, 4), padding)
+    >>> out.shape, weights.shape
+    (torch.Size([1, 3, 4]), torch.Size([1, 3, 3]))
+    >>> weights[0, :, 2].abs().max().item()
+    0.0
+    """
+
+    def __init__(self, dim, num_heads=1, dropout=0.1):
+        super().__init__()
+        self.attention = nn.MultiheadAttention(
+            dim, num_heads, dropout=dropout, batch_first=True
+        )
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, x, key_padding_mask):
+        """Attends over the sequence, padded positions ignored as keys.
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            ``[B, L, D]``.
+        key_padding_mask : torch.Tensor
+            Boolean ``[B, L]``, True on padding.
+
+        Returns
+        -------
+        out : torch.Tensor
+            ``[B, L, D]``.
+        weights : torch.Tensor
+            Attention weights ``[B, L, L]`` (averaged over heads).
+        """
+        out, weights = self.attention(
+            x, x, x, key_padding_mask=key_padding_mask, need_weights=True
+        )
+        return self.norm(x + out), weights
+
+
+class KeywordSelector(nn.Module):
+    """SpeechCLIP's keyword quantiser: Linear, BatchNorm, cosine, one-hot.
+
+    The ``K`` keyword outputs are projected to CLIP's token width, flattened
+    to one ``K * token_dim`` vector per item for ``BatchNorm1d`` (index
+    ``k * token_dim + w``), compared by cosine with the vocabulary
+    embeddings, and replaced by the closest one (see
+    :func:`select_keywords`; straight-through in training).
+
+    Arguments
+    ---------
+    input_dim : int
+        Dimension of the keyword outputs.
+    token_dim : int
+        CLIP's token-embedding width.
+    num_keywords : int
+        Number of keywords ``K``.
+    tau : float
+        Softmax temperature of the cosine similarities.
+
+    Example
+    -------
+    >>> selector = KeywordSelector(6, 4, num_keywords=2).eval()
+    >>> table = torch.randn(10, 4)
+    >>> vocabulary = torch.arange(10, 20)
+    >>> selector.init_batchnorm(table)
+    >>> keywords, token_ids = selector(torch.randn(3, 2, 6), table, vocabulary)
+    >>> keywords.shape, token_ids.shape
+    (torch.Size([3, 2, 4]), torch.Size([3, 2]))
+    >>> bool(((token_ids >= 10) & (token_ids < 20)).all())
+    True
+    """
+
+    def __init__(self, input_dim, token_dim, num_keywords=8, tau=0.1):
+        super().__init__()
+        self.num_keywords = num_keywords
+        self.tau = tau
+        self.projection = nn.Linear(input_dim, token_dim)
+        self.batchnorm = nn.BatchNorm1d(num_keywords * token_dim)
+
+    @torch.no_grad()
+    def init_batchnorm(self, token_embedding_weight):
+        """Sets BatchNorm's gamma/beta to the table's per-dimension std/mean.
+
+        Both are taken over the rows of the table (unbiased std), then
+        tiled ``K`` times to match the flattened keyword vector.
+
+        Arguments
+        ---------
+        token_embedding_weight : torch.Tensor
+            Token-embedding table ``[V, token_dim]``, e.g.
+            ``CLIP.vocabulary_embeddings`` (the allowed keywords).
+
+        Example
+        -------
+        >>> selector = KeywordSelector(6, 2, num_keywords=3)
+        >>> selector.init_batchnorm(torch.tensor([[0.0, 1.0], [2.0, 5.0]]))
+        >>> selector.batchnorm.bias
+        Parameter containing:
+        tensor([1., 3., 1., 3., 1., 3.], requires_grad=True)
+        """
+        table = token_embedding_weight.detach().float()
+        expected = self.batchnorm.num_features // self.num_keywords
+        if table.dim() != 2 or table.shape[1] != expected:
+            raise ValueError(
+                f"the token table must be [V, {expected}], got "
+                f"{list(table.shape)}"
+            )
+        self.batchnorm.weight.copy_(table.std(dim=0).repeat(self.num_keywords))
+        self.batchnorm.bias.copy_(table.mean(dim=0).repeat(self.num_keywords))
+
+    def forward(self, keyword_outputs, vocabulary_embeddings, vocabulary):
+        """Selects one vocabulary token per keyword output.
+
+        Arguments
+        ---------
+        keyword_outputs : torch.Tensor
+            ``[B, K, input_dim]``.
+        vocabulary_embeddings : torch.Tensor
+            Embeddings of the allowed tokens ``[V, token_dim]``.
+        vocabulary : torch.Tensor
+            Their token ids ``[V]`` (long).
+
+        Returns
+        -------
+        keywords : torch.Tensor
+            The selected token embeddings ``[B, K, token_dim]``
+            (straight-through gradients in training).
+        token_ids : torch.Tensor
+            Their token ids ``[B, K]``.
+        """
+        batch, num_keywords, _ = keyword_outputs.shape
+        if num_keywords != self.num_keywords:
+            raise ValueError(
+                f"expected {self.num_keywords} keyword outputs, got "
+                f"{num_keywords}"
+            )
+        if vocabulary_embeddings.shape[0] != vocabulary.shape[0]:
+            raise ValueError(
+                f"{vocabulary_embeddings.shape[0]} vocabulary embeddings for "
+                f"{vocabulary.shape[0]} vocabulary token ids"
+            )
+        vectors = self.projection(keyword_outputs).flatten(1)
+        vectors = self.batchnorm(vectors).view(batch, num_keywords, -1)
+        keywords, indices = select_keywords(
+            vectors, vocabulary_embeddings, self.tau, self.training
+        )
+        return keywords, vocabulary.to(indices.device)[indices]
+
+
+class ParallelHead(nn.Module):
+    """SpeechCLIP's parallel head: CLS + transformer layer -> CLIP space.
+
+    Arguments
+    ---------
+    input_dim : int
+        Dimension of the frames (HuBERT width).
+    output_dim : int
+        CLIP's embedding width.
+    num_heads : int
+        Attention heads.
+    ffn_dim : int
+        Feed-forward width (3072 Base, 4096 Large).
+    dropout : float
+        Dropout of the transformer layer.
+
+    Example
+    -------
+    >>> head = ParallelHead(8, 4, num_heads=2, ffn_dim=16).eval()
+    >>> embeddings = head(torch.randn(3, 5, 8), torch.tensor([1.0, 0.6, 0.2]))
+    >>> embeddings.shape
+    torch.Size([3, 4])
+    >>> torch.allclose(embeddings.norm(dim=-1), torch.ones(3))
+    True
+    """
+
+    def __init__(
+        self, input_dim, output_dim, num_heads=8, ffn_dim=3072, dropout=0.1
+    ):
+        super().__init__()
+        self.cls = nn.Parameter(torch.randn(1, input_dim))
+        self.encoder = nn.TransformerEncoderLayer(
+            input_dim,
+            num_heads,
+            dim_feedforward=ffn_dim,
+            dropout=dropout,
+            activation="gelu",
+            batch_first=True,
+            norm_first=False,
+        )
+        self.norm = nn.LayerNorm(input_dim)
+        self.projection = nn.Linear(input_dim, output_dim)
+
+    def forward(self, features, lengths=None):
+        """L2-normalised embeddings of the utterances.
+
+        Arguments
+        ---------
+        features : torch.Tensor
+            Frames ``[B, T, input_dim]``.
+        lengths : torch.Tensor, optional
+            Relative lengths ``[B]``.
+
+        Returns
+        -------
+        embeddings : torch.Tensor
+            ``[B, output_dim]``.
+        """
+        x, padding = prepend_tokens(self.cls, features, lengths)
+        x = self.norm(self.encoder(x, src_key_padding_mask=padding))
+        return F.normalize(self.projection(x[:, 0]), dim=-1)
+
+
+class CascadedHead(nn.Module):
+    """SpeechCLIP's cascaded head: K CLS + attention -> K CLIP tokens.
+
+    Call :meth:`init_batchnorm` with CLIP's token table (or the vocabulary
+    embeddings) before training.
+
+    Arguments
+    ---------
+    input_dim : int
+        Dimension of the frames (HuBERT width).
+    token_dim : int
+        CLIP's token-embedding width.
+    num_keywords : int
+        Number of keywords ``K``.
+    tau : float
+        Softmax temperature of the cosine similarities.
+    num_heads : int
+        Attention heads (1 in SpeechCLIP).
+    dropout : float
+        Dropout of the attention weights.
+
+    Example
+    -------
+    >>> head = CascadedHead(8, 4, num_keywords=2).eval()
+    >>> table = torch.randn(10, 4)
+    >>> head.init_batchnorm(table)
+    >>> keywords, token_ids, attention = head(
+    ...     torch.randn(3, 5, 8), torch.tensor([1.0, 0.6, 0.2]),
+    ...     table, torch.arange(10)
+    ... )
+    >>> keywords.shape, token_ids.shape, attention.shape
+    (torch.Size([3, 2, 4]), torch.Size([3, 2]), torch.Size([3, 2, 5]))
+    >>> torch.equal(keywords, table[token_ids])
+    True
+    """
+
+    def __init__(
+        self,
+        input_dim,
+        token_dim,
+        num_keywords=8,
+        tau=0.1,
+        num_heads=1,
+        dropout=0.1,
+    ):
+        super().__init__()
+        self.cls = nn.Parameter(torch.randn(num_keywords, input_dim))
+        self.attention = AttentionAndNorm(input_dim, num_heads, dropout)
+        self.selector = KeywordSelector(input_dim, token_dim, num_keywords, tau)
+
+    def init_batchnorm(self, token_embedding_weight):
+        """See :meth:`KeywordSelector.init_batchnorm`.
+
+        Arguments
+        ---------
+        token_embedding_weight : torch.Tensor
+            Token-embedding table ``[V, token_dim]``.
+        """
+        self.selector.init_batchnorm(token_embedding_weight)
+
+    def forward(self, features, lengths, vocabulary_embeddings, vocabulary):
+        """Selects ``K`` keyword tokens per utterance.
+
+        Arguments
+        ---------
+        features : torch.Tensor
+            Frames ``[B, T, input_dim]``.
+        lengths : torch.Tensor or None
+            Relative lengths ``[B]``.
+        vocabulary_embeddings : torch.Tensor
+            Embeddings of the allowed tokens ``[V, token_dim]``
+            (``CLIP.vocabulary_embeddings``).
+        vocabulary : torch.Tensor
+            Their token ids ``[V]`` (``CLIP.vocabulary``).
+
+        Returns
+        -------
+        keywords : torch.Tensor
+            Selected token embeddings ``[B, K, token_dim]``, for
+            ``CLIP.encode_keywords``.
+        token_ids : torch.Tensor
+            Their CLIP token ids ``[B, K]``.
+        attention : torch.Tensor
+            Attention of each keyword CLS over the frames ``[B, K, T]``
+            (zero on padding; the rest of each row went to the CLS tokens).
+        """
+        num_keywords = self.cls.shape[0]
+        x, padding = prepend_tokens(self.cls, features, lengths)
+        x, weights = self.attention(x, padding)
+        keywords, token_ids = self.selector(
+            x[:, :num_keywords], vocabulary_embeddings, vocabulary
+        )
+        return keywords, token_ids, weights[:, :num_keywords, num_keywords:]
+
+
+class HybridHead(nn.Module):
+    """SpeechCLIP+'s hybrid head: parallel and cascaded on one attention.
+
+    One attention layer (residual + LayerNorm) runs over ``[parallel CLS,
+    K keyword CLS, frames]``; the parallel CLS output goes through a Linear
+    to CLIP's embedding width and is L2-normalised, the keyword outputs go
+    through a :class:`KeywordSelector`.
+
+    Arguments
+    ---------
+    input_dim : int
+        Dimension of the frames (HuBERT width).
+    token_dim : int
+        CLIP's token-embedding width.
+    output_dim : int
+        CLIP's embedding width.
+    num_keywords : int
+        Number of keywords ``K``.
+    tau : float
+        Softmax temperature of the cosine similarities.
+    num_heads : int
+        Attention heads of the shared layer.
+    dropout : float
+        Dropout of the attention weights.
+
+    Example
+    -------
+    >>> head = HybridHead(8, 4, 6, num_keywords=2).eval()
+    >>> table = torch.randn(10, 4)
+    >>> head.init_batchnorm(table)
+    >>> embeddings, keywords, token_ids, attention = head(
+    ...     torch.randn(3, 5, 8), None, table, torch.arange(10)
+    ... )
+    >>> embeddings.shape, keywords.shape
+    (torch.Size([3, 6]), torch.Size([3, 2, 4]))
+    >>> token_ids.shape, attention.shape
+    (torch.Size([3, 2]), torch.Size([3, 2, 5]))
+    """
+
+    def __init__(
+        self,
+        input_dim,
+        token_dim,
+        output_dim,
+        num_keywords=8,
+        tau=0.1,
+        num_heads=1,
+        dropout=0.1,
+    ):
+        super().__init__()
+        self.cls = nn.Parameter(torch.randn(1 + num_keywords, input_dim))
+        self.attention = AttentionAndNorm(input_dim, num_heads, dropout)
+        self.projection = nn.Linear(input_dim, output_dim)
+        self.selector = KeywordSelector(input_dim, token_dim, num_keywords, tau)
+
+    def init_batchnorm(self, token_embedding_weight):
+        """See :meth:`KeywordSelector.init_batchnorm`.
+
+        Arguments
+        ---------
+        token_embedding_weight : torch.Tensor
+            Token-embedding table ``[V, token_dim]``.
+        """
+        self.selector.init_batchnorm(token_embedding_weight)
+
+    def forward(self, features, lengths, vocabulary_embeddings, vocabulary):
+        """Parallel embedding and ``K`` keyword tokens per utterance.
+
+        Arguments
+        ---------
+        features : torch.Tensor
+            Frames ``[B, T, input_dim]``.
+        lengths : torch.Tensor or None
+            Relative lengths ``[B]``.
+        vocabulary_embeddings : torch.Tensor
+            Embeddings of the allowed tokens ``[V, token_dim]``.
+        vocabulary : torch.Tensor
+            Their token ids ``[V]``.
+
+        Returns
+        -------
+        embeddings : torch.Tensor
+            L2-normalised parallel embeddings ``[B, output_dim]``.
+        keywords : torch.Tensor
+            Selected token embeddings ``[B, K, token_dim]``.
+        token_ids : torch.Tensor
+            Their CLIP token ids ``[B, K]``.
+        attention : torch.Tensor
+            Attention of each keyword CLS over the frames ``[B, K, T]``.
+        """
+        num_tokens = self.cls.shape[0]
+        x, padding = prepend_tokens(self.cls, features, lengths)
+        x, weights = self.attention(x, padding)
+        embeddings = F.normalize(self.projection(x[:, 0]), dim=-1)
+        keywords, token_ids = self.selector(
+            x[:, 1:num_tokens], vocabulary_embeddings, vocabulary
+        )
+        attention = weights[:, 1:num_tokens, num_tokens:]
+        return embeddings, keywords, token_ids, attention
