@@ -448,7 +448,7 @@ class CascadedHead(nn.Module):
         return keywords, token_ids, weights[:, :num_keywords, num_keywords:]
 
 
-class HybridHead(nn.Module):
+class HybridHead(CascadedHead):
     """SpeechCLIP+'s hybrid head: parallel and cascaded on one attention.
 
     One attention layer (residual + LayerNorm) runs over ``[parallel CLS,
@@ -497,21 +497,12 @@ class HybridHead(nn.Module):
         num_heads=1,
         dropout=0.1,
     ):
-        super().__init__()
+        super().__init__(
+            input_dim, token_dim, num_keywords, tau, num_heads, dropout
+        )
+        # One more CLS in front of the K keyword CLS: the parallel summary.
         self.cls = nn.Parameter(torch.randn(1 + num_keywords, input_dim))
-        self.attention = AttentionAndNorm(input_dim, num_heads, dropout)
         self.projection = nn.Linear(input_dim, output_dim)
-        self.selector = KeywordSelector(input_dim, token_dim, num_keywords, tau)
-
-    def init_batchnorm(self, token_embedding_weight):
-        """See :meth:`KeywordSelector.init_batchnorm`.
-
-        Arguments
-        ---------
-        token_embedding_weight : torch.Tensor
-            Token-embedding table ``[V, token_dim]``.
-        """
-        self.selector.init_batchnorm(token_embedding_weight)
 
     def forward(self, features, lengths, vocabulary_embeddings, vocabulary):
         """Parallel embedding and ``K`` keyword tokens per utterance.
