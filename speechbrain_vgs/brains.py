@@ -11,6 +11,7 @@ Authors
 """
 
 import logging
+import os
 
 import speechbrain as sb
 import torch
@@ -23,11 +24,18 @@ from speechbrain_vgs.distributed import (
     gather_no_grad,
     gather_with_grad,
 )
-from speechbrain_vgs.metrics import RetrievalStats
+from speechbrain_vgs.figures import plot_keyword_attention, plot_layer_weights
+from speechbrain_vgs.lobes.speechclip import ranked_keywords
+from speechbrain_vgs.metrics import (
+    KeywordHitStats,
+    RetrievalStats,
+    zero_shot_recall,
+)
 
 logger = logging.getLogger(__name__)
 
 BEST_KEY = "mean_r10"
+SAMPLE_RATE = 16000
 
 
 def mean_r10(stats):
@@ -72,7 +80,63 @@ def train_loader_options(dataset, hparams):
     return options
 
 
-class GroundingBrain(sb.Brain):
+class VGSBrain(sb.Brain):
+    """What the project's Brains share: several named test sets whose
+    metrics go to one ``results.json``, and a train batch sampler that is
+    reshuffled every epoch.
+
+    Hparams it reads: ``results_file``.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.results = {}
+        self.test_name = "test"
+
+    def make_dataloader(
+        self, dataset, stage, ckpt_prefix="dataloader-", **loader_kwargs
+    ):
+        """Also lets the Brain reshuffle a train batch sampler each epoch."""
+        loader = super().make_dataloader(
+            dataset, stage, ckpt_prefix, **loader_kwargs
+        )
+        batch_sampler = loader_kwargs.get("batch_sampler")
+        if stage == sb.Stage.TRAIN and not self.distributed_launch:
+            if hasattr(batch_sampler, "set_epoch"):
+                self.train_sampler = batch_sampler
+        return loader
+
+    def save_results(self, name, stats):
+        """Records one test set's metrics and rewrites ``results_file``."""
+        self.results[name] = {
+            key: float(value)
+            for key, value in stats.items()
+            if key not in ("loss", BEST_KEY)
+        }
+        if if_main_process():
+            write_json(self.hparams.results_file, self.results)
+
+    def evaluate_sets(self, test_sets, loader_options=None):
+        """Evaluates the best checkpoint on each named test set.
+
+        Arguments
+        ---------
+        test_sets : dict
+            ``{name: dataset}``; each name becomes a key of ``results.json``.
+        loader_options : dict, optional
+            Test dataloader options.
+        """
+        self.results = {}
+        for name, dataset in test_sets.items():
+            self.test_name = name
+            self.evaluate(
+                dataset,
+                max_key=BEST_KEY,
+                test_loader_kwargs=dict(loader_options or {}),
+            )
+
+
+class GroundingBrain(VGSBrain):
     """Trains speech and image encoders to match spoken captions to images.
 
     Modules (``modules`` in the hparams):
@@ -116,11 +180,6 @@ class GroundingBrain(sb.Brain):
     torch.Size([])
     """
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.results = {}
-        self.test_name = "test"
-
     def compute_forward(self, batch, stage):
         """Encodes the batch's speech and images."""
         batch = batch.to(self.device)
@@ -158,19 +217,6 @@ class GroundingBrain(sb.Brain):
                 loss = loss + vq_loss
         return loss
 
-    def make_dataloader(
-        self, dataset, stage, ckpt_prefix="dataloader-", **loader_kwargs
-    ):
-        """Also lets the Brain reshuffle a train batch sampler each epoch."""
-        loader = super().make_dataloader(
-            dataset, stage, ckpt_prefix, **loader_kwargs
-        )
-        batch_sampler = loader_kwargs.get("batch_sampler")
-        if stage == sb.Stage.TRAIN and not self.distributed_launch:
-            if hasattr(batch_sampler, "set_epoch"):
-                self.train_sampler = batch_sampler
-        return loader
-
     def on_stage_start(self, stage, epoch=None):
         """Starts a fresh retrieval accumulator out of training."""
         if stage != sb.Stage.TRAIN:
@@ -206,31 +252,257 @@ class GroundingBrain(sb.Brain):
             )
             self.save_results(self.test_name, stats)
 
-    def save_results(self, name, stats):
-        """Records one test set's metrics and rewrites ``results_file``."""
-        self.results[name] = {
-            key: float(value)
-            for key, value in stats.items()
-            if key not in ("loss", BEST_KEY)
-        }
-        if if_main_process():
-            write_json(self.hparams.results_file, self.results)
 
-    def evaluate_sets(self, test_sets, loader_options=None):
-        """Evaluates the best checkpoint on each named test set.
+class SpeechCLIPBrain(VGSBrain):
+    """Trains SpeechCLIP (parallel, cascaded or hybrid) against frozen CLIP
+    image embeddings and evaluates retrieval, zero-shot speech-text
+    retrieval and the cascaded keywords.
+
+    Modules (``modules`` in the hparams):
+
+    - ``model``: a :class:`speechbrain_vgs.lobes.speechclip.SpeechCLIP`.
+    - ``loss``: :class:`speechbrain_vgs.losses.InfoNCE` (a module, so that
+      a learnable temperature trains).
+
+    Hparams it reads: ``clip`` (the model's frozen CLIP, which embeds and
+    caches the images), ``retrieval_branch`` (``"parallel"`` or
+    ``"cascaded"``: the embedding evaluated for retrieval),
+    ``train_logger``, ``results_file``, and optionally ``loss_weights``
+    (``{branch: weight}``, default 1 each), ``lr_scheduler`` (called with
+    the optimizer before every training step, e.g. SpeechBrain's
+    ``LinearWarmupScheduler``), ``recall_ks``, ``keyword_top_n`` (the
+    hit-rate cut-offs, default ``(1, 5)``), ``figures_folder`` and
+    ``num_figures`` (test utterances whose keyword attention is plotted).
+
+    Batches need ``id``, ``sig``, ``image`` (paths), ``image_idx`` and
+    ``text`` (the caption, for zero-shot retrieval and keyword hits).
+
+    The contrastive batch is global under DDP. Out of training, every
+    utterance's retrieval embedding is scored against every unique image
+    (speech<->image recall), against the CLIP text embedding of every
+    caption of the set (zero-shot speech<->text recall, a caption of the
+    same image counts as correct) and, for cascaded keywords, against its
+    caption's subwords (keyword hit rate, with the most-frequent-subword
+    baseline). At test time the keywords of every utterance go to
+    ``keywords_<set>.json`` next to ``results_file``, and figures (keyword
+    attention, layer weights) to ``figures_folder``.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.text_cache = {}
+
+    @property
+    def speechclip(self):
+        """The SpeechCLIP model (outside any DDP wrapper)."""
+        model = self.modules.model
+        return getattr(model, "module", model)
+
+    def compute_forward(self, batch, stage):
+        """Embeds the speech; looks up the (cached) CLIP image embeddings."""
+        batch = batch.to(self.device)
+        wavs, lengths = batch.sig
+        output = self.modules.model(wavs, lengths)
+        images = self.hparams.clip.image_embeddings(batch.image)
+        return output, images
+
+    def compute_objectives(self, predictions, batch, stage):
+        """Weighted InfoNCE of each branch; evaluation stats out of training."""
+        output, images = predictions
+        image_ids = torch.as_tensor(batch.image_idx, device=self.device)
+        if stage != sb.Stage.TRAIN:
+            self.append_evaluation(batch, output, images, image_ids)
+        if stage == sb.Stage.TRAIN:
+            images = gather_no_grad(images)
+            image_ids = gather_no_grad(image_ids)
+        weights = getattr(self.hparams, "loss_weights", None) or {}
+        loss = 0
+        for branch in self.speechclip.branches:
+            speech = getattr(output, branch)
+            if stage == sb.Stage.TRAIN:
+                speech = gather_with_grad(speech)
+            sim = speech.float() @ images.float().t()
+            loss = loss + weights.get(branch, 1.0) * self.modules.loss(
+                sim, image_ids
+            )
+        return loss
+
+    def on_fit_batch_start(self, batch, should_step):
+        """Sets the learning rate of this step (warm-up, then decay)."""
+        scheduler = getattr(self.hparams, "lr_scheduler", None)
+        if scheduler is not None and should_step:
+            scheduler(self.optimizer)
+
+    def on_stage_start(self, stage, epoch=None):
+        """Starts fresh evaluation accumulators out of training."""
+        if stage == sb.Stage.TRAIN:
+            return
+        self.retrieval_stats = RetrievalStats(
+            pooled_dot, ks=getattr(self.hparams, "recall_ks", (1, 5, 10))
+        )
+        self.utterance_texts = []
+        self.keyword_stats = None
+        if "cascaded" in self.speechclip.branches:
+            self.keyword_stats = KeywordHitStats(
+                ks=self.keyword_top_n,
+                special_ids=self.hparams.clip.special_ids,
+            )
+        self.keywords = {}
+        self.examples = []
+
+    @property
+    def keyword_top_n(self):
+        """The keyword hit-rate cut-offs."""
+        return tuple(getattr(self.hparams, "keyword_top_n", (1, 5)))
+
+    def append_evaluation(self, batch, output, images, image_ids):
+        """Stores one evaluation batch in the accumulators."""
+        branch = self.hparams.retrieval_branch
+        speech = getattr(output, branch)
+        self.retrieval_stats.append(batch.id, speech, None, images, image_ids)
+        self.utterance_texts.extend(batch.text)
+        if self.keyword_stats is None:
+            return
+        clip = self.hparams.clip
+        ranked = ranked_keywords(
+            output.scores, clip.vocabulary, max(self.keyword_top_n)
+        ).cpu()
+        captions = [clip.tokenizer.encode(text) for text in batch.text]
+        self.keyword_stats.append(batch.id, ranked, captions)
+        decode = self.decode_token
+        for utt_id, text, slots in zip(batch.id, batch.text, ranked.tolist()):
+            self.keywords[utt_id] = {
+                "text": text,
+                "keywords": [[decode(i) for i in slot] for slot in slots],
+            }
+        wavs, wav_lens = batch.sig
+        num_figures = getattr(self.hparams, "num_figures", 3)
+        for b in range(len(batch.id)):
+            if len(self.examples) >= num_figures:
+                break
+            frames = int(
+                round(output.lengths[b].item() * output.attention.shape[-1])
+            )
+            seconds = wav_lens[b].item() * wavs.shape[1] / SAMPLE_RATE
+            self.examples.append(
+                {
+                    "id": batch.id[b],
+                    "attention": output.attention[b, :, :frames].float().cpu(),
+                    "keywords": self.keywords[batch.id[b]]["keywords"],
+                    "frame_shift": seconds / max(frames, 1),
+                }
+            )
+
+    def decode_token(self, token_id):
+        """The text of one CLIP token (word-final marks removed)."""
+        return self.hparams.clip.tokenizer.decode([token_id]).strip()
+
+    def text_embeddings(self, texts):
+        """CLIP text embeddings of captions, each computed once."""
+        clip = self.hparams.clip
+        missing = [t for t in dict.fromkeys(texts) if t not in self.text_cache]
+        for start in range(0, len(missing), 256):
+            chunk = missing[start : start + 256]
+            with torch.autocast(clip.device.type, enabled=False):
+                embeddings = clip.encode_text(chunk).float().cpu()
+            self.text_cache.update(zip(chunk, embeddings))
+        return torch.stack([self.text_cache[t] for t in texts])
+
+    def evaluation_stats(self):
+        """Retrieval, zero-shot and keyword metrics of the stage."""
+        stats = dict(self.retrieval_stats.summarize())
+        stats[BEST_KEY] = mean_r10(stats)
+        images = self.retrieval_stats.utterance_images
+        pairs = list(dict.fromkeys(zip(images, self.utterance_texts)))
+        texts = self.text_embeddings([text for _, text in pairs])
+        speech = torch.stack(self.retrieval_stats.audio).float()
+        groups = {image: g for g, image in enumerate(dict.fromkeys(images))}
+        stats.update(
+            zero_shot_recall(
+                speech @ texts.t(),
+                torch.tensor([groups[i] for i in images]),
+                torch.tensor([groups[i] for i, _ in pairs]),
+                ks=self.retrieval_stats.ks,
+            )
+        )
+        if self.keyword_stats is not None:
+            stats.update(self.keyword_stats.summarize())
+        return stats
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Logs, schedules, checkpoints on mean R@10, writes results."""
+        stats = {"loss": stage_loss}
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = stats
+            return
+        stats.update(self.evaluation_stats())
+        if stage == sb.Stage.VALID:
+            weights = self.speechclip.upstream.layer_weights()
+            self.hparams.train_logger.log_stats(
+                stats_meta={
+                    "epoch": epoch,
+                    "lr": self.optimizer.param_groups[0]["lr"],
+                    "layer_weights": [round(w, 3) for w in weights.tolist()],
+                },
+                train_stats=getattr(self, "train_stats", None),
+                valid_stats=stats,
+            )
+            self.checkpointer.save_and_keep_only(
+                meta={BEST_KEY: stats[BEST_KEY]}, max_keys=[BEST_KEY]
+            )
+            return
+        self.hparams.train_logger.log_stats(
+            stats_meta={"test set": self.test_name}, test_stats=stats
+        )
+        self.save_results(self.test_name, stats)
+        if if_main_process():
+            self.save_keywords_and_figures()
+
+    def save_keywords_and_figures(self):
+        """Writes the test keywords and the figures of this test set."""
+        folder = os.path.dirname(os.path.abspath(self.hparams.results_file))
+        if self.keywords:
+            path = os.path.join(folder, f"keywords_{self.test_name}.json")
+            write_json(path, self.keywords)
+        figures = getattr(self.hparams, "figures_folder", None)
+        if figures is None:
+            return
+        figures = os.path.join(figures, self.test_name)
+        plot_layer_weights(
+            self.speechclip.upstream.layer_weights(),
+            os.path.join(figures, "layer_weights.png"),
+            title="Learned weights of the upstream's hidden states",
+        )
+        for example in self.examples:
+            plot_keyword_attention(
+                example["attention"],
+                example["keywords"],
+                example["frame_shift"],
+                os.path.join(figures, f"attention_{example['id']}.png"),
+                title=self.keywords[example["id"]]["text"],
+            )
+
+    def save_for_inference(self, path):
+        """Saves the model's state dict (the best checkpoint after
+        :meth:`evaluate_sets`) where ``Pretrained.from_hparams`` finds it.
 
         Arguments
         ---------
-        test_sets : dict
-            ``{name: dataset}``; each name becomes a key of ``results.json``.
-        loader_options : dict, optional
-            Test dataloader options.
+        path : str
+            Usually ``<output_folder>/model.ckpt``, next to the experiment's
+            ``hyperparams.yaml`` (see
+            :class:`speechbrain_vgs.inference.SpeechCLIPInference`).
         """
-        self.results = {}
-        for name, dataset in test_sets.items():
-            self.test_name = name
-            self.evaluate(
-                dataset,
-                max_key=BEST_KEY,
-                test_loader_kwargs=dict(loader_options or {}),
-            )
+        if if_main_process():
+            torch.save(self.speechclip.state_dict(), path)
+
+
+def pooled_dot(audio, audio_lens, image):
+    """Dot products of pooled embeddings ``[Na, D] x [Ni, D]``.
+
+    Example
+    -------
+    >>> pooled_dot(torch.eye(2), None, torch.ones(3, 2)).shape
+    torch.Size([2, 3])
+    """
+    return audio.float() @ image.float().t()

@@ -1,8 +1,9 @@
-"""Evaluation metrics: cross-modal retrieval recall@k.
+"""Evaluation metrics: cross-modal retrieval recall@k and keyword hit rate.
 
 Retrieval follows DESIGN section 5: each unique image is embedded once and
 may have several captions. Ties never count in the model's favour: an item
-tied with the correct one is ranked ahead of it.
+tied with the correct one is ranked ahead of it. The keyword hit rate is
+that of SpeechCLIP's cascaded keywords (Shih et al. 2022).
 
 Authors
  * speechbrain-vgs developers 2026
@@ -11,9 +12,111 @@ Authors
 import torch
 
 
+def group_recall(
+    sim,
+    row_groups,
+    column_groups,
+    ks=(1, 5, 10),
+    names=("row", "column"),
+    chunk_size=1024,
+):
+    """Recall@k in both directions when rows and columns are grouped (e.g.
+    several captions of one image on each side); any item of the own group
+    counts as correct.
+
+    - row->column: the rank of a row is the number of columns of *other*
+      groups scoring at least as high as its best column of its own group;
+      R@k is the share of rows with rank < k.
+    - column->row: the same with rows and columns swapped.
+
+    Arguments
+    ---------
+    sim : torch.Tensor
+        Similarities [N_rows, N_cols].
+    row_groups : torch.Tensor
+        Group id of each row [N_rows] (long, any values).
+    column_groups : torch.Tensor
+        Group id of each column [N_cols] (long, any values).
+    ks : tuple of int
+        The cut-offs k.
+    names : tuple of str
+        What rows and columns are, used in the result keys and errors.
+    chunk_size : int
+        Rows (then columns) ranked at once; bounds the temporary memory to
+        a few [chunk_size, N] tensors.
+
+    Returns
+    -------
+    dict
+        ``{row}_to_{column}_r{k}`` for each k, then ``{column}_to_{row}_r{k}``
+        for each k (with the ``names``), as floats in [0, 1].
+
+    Example
+    -------
+    >>> sim = torch.tensor([[3.0, 1.0, 0.0], [1.0, 2.0, 2.0]])
+    >>> recall = group_recall(
+    ...     sim, torch.tensor([7, 9]), torch.tensor([7, 7, 9]), ks=(1,)
+    ... )
+    >>> recall["row_to_column_r1"]  # row 1 ties with a column of group 7
+    0.5
+    >>> recall["column_to_row_r1"]  # column 1 ties with row 1 (group 9)
+    0.666...
+    """
+    sim = torch.as_tensor(sim)
+    if not sim.is_floating_point():
+        sim = sim.double()
+    row_groups = torch.as_tensor(row_groups, device=sim.device).long()
+    column_groups = torch.as_tensor(column_groups, device=sim.device).long()
+    if sim.dim() != 2 or (row_groups.shape, column_groups.shape) != (
+        sim.shape[:1],
+        sim.shape[1:],
+    ):
+        raise ValueError(
+            f"sim {tuple(sim.shape)}, row_groups {tuple(row_groups.shape)} "
+            f"and column_groups {tuple(column_groups.shape)} must be "
+            "[N_rows, N_cols], [N_rows] and [N_cols]"
+        )
+    if not torch.isfinite(sim).all():
+        raise ValueError("sim contains NaN or infinite values")
+    row, column = names
+    for groups, others, what, other in [
+        (row_groups, column_groups, row, column),
+        (column_groups, row_groups, column, row),
+    ]:
+        missing = groups[~torch.isin(groups, others)].unique().tolist()
+        if missing:
+            raise ValueError(f"{what} groups with no {other}: {missing}")
+
+    row_rank = _rank_of_own_group(sim, row_groups, column_groups, chunk_size)
+    column_rank = _rank_of_own_group(
+        sim.t(), column_groups, row_groups, chunk_size
+    )
+    recall = {}
+    for k in ks:
+        hits = (row_rank < k).double().mean()
+        recall[f"{row}_to_{column}_r{k}"] = hits.item()
+    for k in ks:
+        hits = (column_rank < k).double().mean()
+        recall[f"{column}_to_{row}_r{k}"] = hits.item()
+    return recall
+
+
+def _rank_of_own_group(sim, row_groups, column_groups, chunk_size):
+    """Per row, the number of columns of other groups scoring at least as
+    high as the row's best column of its own group."""
+    ranks = []
+    for start in range(0, sim.shape[0], chunk_size):
+        scores = sim[start : start + chunk_size]
+        other = row_groups[start : start + chunk_size, None] != column_groups
+        best_own = scores.masked_fill(other, float("-inf")).amax(dim=1)
+        ahead = (scores >= best_own[:, None]) & other
+        ranks.append(ahead.sum(dim=1))
+    return torch.cat(ranks)
+
+
 def retrieval_recall(sim, image_index, ks=(1, 5, 10)):
     """Speech->image and image->speech recall@k with several captions per
-    image.
+    image (:func:`group_recall` with one column per image).
 
     - speech->image: the rank of an utterance is the number of *other*
       images scoring at least as high as its own image; R@k is the share of
@@ -47,47 +150,52 @@ def retrieval_recall(sim, image_index, ks=(1, 5, 10)):
     1.0
     """
     sim = torch.as_tensor(sim)
-    if not sim.is_floating_point():
-        sim = sim.double()
     image_index = torch.as_tensor(image_index, device=sim.device).long()
-    if sim.dim() != 2 or image_index.shape != (sim.shape[0],):
-        raise ValueError(
-            f"sim {tuple(sim.shape)} and image_index "
-            f"{tuple(image_index.shape)} must be [N_utt, N_img] and [N_utt]"
-        )
-    n_utt, n_img = sim.shape
-    if image_index.min() < 0 or image_index.max() >= n_img:
+    n_img = sim.shape[-1]
+    if image_index.numel() and (
+        image_index.min() < 0 or image_index.max() >= n_img
+    ):
         raise ValueError(f"image_index must lie in [0, {n_img})")
-    if not torch.isfinite(sim).all():
-        raise ValueError("sim contains NaN or infinite values")
-    captions = torch.bincount(image_index, minlength=n_img)
-    if (captions == 0).any():
-        missing = (captions == 0).nonzero().flatten().tolist()
-        raise ValueError(f"images without any caption: columns {missing}")
-
-    # speech -> image: other images at least as similar as the own image
-    own_score = sim.gather(1, image_index[:, None]).squeeze(1)
-    speech_rank = (sim >= own_score[:, None]).sum(dim=1) - 1
-
-    # image -> speech: other images' captions at least as similar as the
-    # best own caption
-    best_own = sim.new_full((n_img,), float("-inf")).scatter_reduce(
-        0, image_index, own_score, reduce="amax"
+    columns = torch.arange(n_img, device=sim.device)
+    return group_recall(
+        sim, image_index, columns, ks, names=("speech", "image")
     )
-    at_least_best = (sim >= best_own[None, :]).sum(dim=0)
-    own_at_best = torch.bincount(
-        image_index[own_score >= best_own[image_index]], minlength=n_img
-    )
-    image_rank = at_least_best - own_at_best
 
-    recall = {}
-    for k in ks:
-        hits = (speech_rank < k).double().mean()
-        recall[f"speech_to_image_r{k}"] = hits.item()
-    for k in ks:
-        hits = (image_rank < k).double().mean()
-        recall[f"image_to_speech_r{k}"] = hits.item()
-    return recall
+
+def zero_shot_recall(sim, speech_groups, text_groups, ks=(1, 5, 10)):
+    """Zero-shot speech<->text retrieval recall@k (SpeechCLIP): a text
+    caption of the same image counts as correct in both directions
+    (:func:`group_recall` grouped by image).
+
+    Arguments
+    ---------
+    sim : torch.Tensor
+        Similarities [N_speech, N_text].
+    speech_groups : torch.Tensor
+        Image (group id) of each spoken caption [N_speech] (long).
+    text_groups : torch.Tensor
+        Image (group id) of each text caption [N_text] (long).
+    ks : tuple of int
+        The cut-offs k.
+
+    Returns
+    -------
+    dict
+        ``speech_to_text_r{k}`` and ``text_to_speech_r{k}`` for each k, as
+        floats in [0, 1].
+
+    Example
+    -------
+    >>> sim = torch.tensor([[0.9, 0.1, 0.8], [0.2, 0.7, 0.3]])
+    >>> recall = zero_shot_recall(
+    ...     sim, torch.tensor([0, 1]), torch.tensor([0, 1, 0]), ks=(1,)
+    ... )
+    >>> recall
+    {'speech_to_text_r1': 1.0, 'text_to_speech_r1': 1.0}
+    """
+    return group_recall(
+        sim, speech_groups, text_groups, ks, names=("speech", "text")
+    )
 
 
 class RetrievalStats:
@@ -220,3 +328,195 @@ class RetrievalStats:
         if field is not None:
             return self.summary[field]
         return self.summary
+
+
+class KeywordHitStats:
+    """Keyword hit rate of SpeechCLIP's cascaded keywords (DESIGN section
+    5), accumulated like SpeechBrain's ``MetricStats``.
+
+    For keyword slot k and cut-off n, the hit rate is the share of
+    utterances whose top-n token ids for slot k include a token id of the
+    utterance's caption. Special tokens (start, end, padding) are excluded
+    on both sides: a special prediction never hits. The baseline for slot k
+    and cut-off n predicts, for every utterance, the n non-special token
+    ids that occur most often in the model's top-n lists for slot k (ties
+    broken by the smaller id), scored in the same way.
+
+    Arguments
+    ---------
+    ks : tuple of int
+        The cut-offs n.
+    special_ids : iterable of int
+        Token ids that never count as a hit.
+
+    Example
+    -------
+    >>> stats = KeywordHitStats(ks=(1, 2), special_ids=[0])
+    >>> stats.append(
+    ...     ids=["u1", "u2"],
+    ...     ranked_token_ids=torch.tensor([[[5, 0]], [[0, 7]]]),  # K=1, N=2
+    ...     caption_token_ids=[[0, 5, 9], [0, 7]],
+    ... )
+    >>> stats.summarize("keyword_hit_top1")  # u2's top-1 is special
+    0.5
+    >>> stats.summarize("keyword_hit_top2_slot0")
+    1.0
+    >>> stats.summarize("baseline_keyword_hit_top1")  # predicts 5 always
+    0.5
+    """
+
+    def __init__(self, ks=(1, 5), special_ids=()):
+        self.ks = tuple(ks)
+        self.special_ids = torch.tensor(
+            [int(t) for t in special_ids], dtype=torch.long
+        )
+        self.clear()
+
+    def clear(self):
+        """Removes everything stored."""
+        self.ids = []
+        self.id_set = set()
+        self.ranked = []
+        self.captions = []
+        self.summary = {}
+
+    def append(self, ids, ranked_token_ids, caption_token_ids):
+        """Stores one batch.
+
+        Arguments
+        ---------
+        ids : list of str
+            Utterance ids [B] (each must be new).
+        ranked_token_ids : torch.Tensor
+            Token ids of each keyword slot ranked best first [B, K, N]
+            (long, N >= max(ks)).
+        caption_token_ids : list
+            The caption's token ids for each utterance [B] (iterables of
+            int, e.g. CLIP token ids, padding included or not).
+        """
+        ranked = torch.as_tensor(ranked_token_ids).detach().cpu()
+        if ranked.dim() != 3 or ranked.is_floating_point():
+            raise ValueError(
+                "ranked_token_ids must be an integer tensor [B, K, N], got "
+                f"{ranked.dtype} {tuple(ranked.shape)}"
+            )
+        if ranked.shape[2] < max(self.ks):
+            raise ValueError(
+                f"ranked_token_ids has N={ranked.shape[2]} ranked tokens, "
+                f"fewer than max(ks)={max(self.ks)}"
+            )
+        if self.ranked and ranked.shape[1] != self.ranked[0].shape[1]:
+            raise ValueError(
+                f"ranked_token_ids has {ranked.shape[1]} keyword slots, "
+                f"earlier batches had {self.ranked[0].shape[1]}"
+            )
+        if not len(ids) == len(ranked) == len(caption_token_ids):
+            raise ValueError(
+                "ids, ranked_token_ids and caption_token_ids differ in size"
+            )
+        repeated = set(ids) & self.id_set
+        if len(set(ids)) != len(ids) or repeated:
+            raise ValueError(f"utterance ids appended twice: {repeated}")
+        self.ids.extend(ids)
+        self.id_set.update(ids)
+        self.ranked.append(ranked[:, :, : max(self.ks)].long())
+        for caption in caption_token_ids:
+            tokens = torch.tensor([int(t) for t in caption], dtype=torch.long)
+            self.captions.append(
+                tokens[~torch.isin(tokens, self.special_ids)].unique()
+            )
+
+    def summarize(self, field=None):
+        """Computes the hit rates of the model and of the baseline.
+
+        Arguments
+        ---------
+        field : str
+            If given, only this entry of the result is returned.
+
+        Returns
+        -------
+        dict or float
+            For each n in ``ks``: ``keyword_hit_top{n}`` (mean over slots),
+            ``keyword_hit_top{n}_slot{k}`` for each slot k (from 0), then
+            ``baseline_keyword_hit_top{n}`` and
+            ``baseline_keyword_hit_top{n}_slot{k}``; floats in [0, 1].
+        """
+        if not self.ids:
+            raise ValueError("KeywordHitStats.summarize called with no data")
+        ranked = torch.cat(self.ranked)
+        # -1 pads the captions and matches no token id
+        captions = torch.nn.utils.rnn.pad_sequence(
+            self.captions, batch_first=True, padding_value=-1
+        )
+        num_utterances, num_slots = ranked.shape[:2]
+        self.summary = {}
+        for n in self.ks:
+            model, baseline = [], []
+            for k in range(num_slots):
+                predictions = ranked[:, k, :n]
+                model.append(_hit_rate(predictions, captions))
+                constant, _ = _most_frequent(predictions, n, self.special_ids)
+                constant = constant.expand(num_utterances, -1)
+                baseline.append(_hit_rate(constant, captions))
+            for prefix, rates in [("", model), ("baseline_", baseline)]:
+                key = f"{prefix}keyword_hit_top{n}"
+                self.summary[key] = sum(rates) / num_slots
+                for k, rate in enumerate(rates):
+                    self.summary[f"{key}_slot{k}"] = rate
+        if field is not None:
+            return self.summary[field]
+        return self.summary
+
+    def top1_counts(self, limit=10):
+        """The most frequent top-1 token ids of each slot (special tokens
+        included), for reports.
+
+        Arguments
+        ---------
+        limit : int
+            How many token ids to list per slot.
+
+        Returns
+        -------
+        list
+            Per slot, a list of ``(token_id, count)``, most frequent first
+            (ties broken by the smaller id).
+
+        Example
+        -------
+        >>> stats = KeywordHitStats(ks=(1,))
+        >>> ranked = torch.tensor([[[4]], [[2]], [[4]]])  # K=1, N=1
+        >>> stats.append(["a", "b", "c"], ranked, [[1], [1], [1]])
+        >>> stats.top1_counts()
+        [[(4, 2), (2, 1)]]
+        """
+        if not self.ids:
+            raise ValueError("KeywordHitStats.top1_counts called with no data")
+        ranked = torch.cat(self.ranked)
+        no_exclusion = torch.tensor([], dtype=torch.long)
+        counts = []
+        for k in range(ranked.shape[1]):
+            ids, occurrences = _most_frequent(
+                ranked[:, k, 0], limit, no_exclusion
+            )
+            counts.append(list(zip(ids.tolist(), occurrences.tolist())))
+        return counts
+
+
+def _hit_rate(predictions, captions):
+    """Share of rows [U] whose predicted ids [U, n] meet their caption ids
+    [U, L] (-1 padded)."""
+    hits = (predictions[:, :, None] == captions[:, None, :]).any(dim=(1, 2))
+    return hits.double().mean().item()
+
+
+def _most_frequent(token_ids, limit, excluded):
+    """The (at most) ``limit`` most frequent ids in ``token_ids`` outside
+    ``excluded``, most frequent first, ties broken by the smaller id, and
+    their counts."""
+    token_ids = token_ids.flatten()
+    token_ids = token_ids[~torch.isin(token_ids, excluded)]
+    ids, counts = token_ids.unique(return_counts=True)  # ascending ids
+    order = counts.argsort(descending=True, stable=True)[:limit]
+    return ids[order], counts[order]

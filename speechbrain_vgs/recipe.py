@@ -7,12 +7,19 @@ Authors
  * speechbrain-vgs developers 2026
 """
 
+import os
+
 import speechbrain as sb
 from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_vgs.brains import GroundingBrain, train_loader_options
+from speechbrain_vgs.brains import (
+    GroundingBrain,
+    SpeechCLIPBrain,
+    train_loader_options,
+)
 from speechbrain_vgs.dataio.pipelines import vgs_datasets
 from speechbrain_vgs.dataio.prep_utils import manifest_paths
+from speechbrain_vgs.dataio.synthvgs import build_synthvgs
 
 
 def load_recipe(argv):
@@ -121,19 +128,56 @@ def train_and_test(brain_class, hparams, run_opts, datasets, test_sets):
     return brain
 
 
-def prepare_and_train(hparams, run_opts, prepare, options, image_root):
-    """A real-corpus grounding recipe after :func:`load_recipe`.
+def prepare_manifests(hparams, prepare, options, image_root):
+    """Writes a real corpus's manifests (on the main process only).
 
-    Writes the train/valid/test manifests on the main process with
-    ``prepare(data_folder, save_folder=manifest_folder, skip_prep,
-    **options)``, then trains a ``GroundingBrain`` and tests it on
-    ``"test"``.
+    Calls ``prepare(data_folder, save_folder=manifest_folder, skip_prep,
+    **options)``.
 
     Arguments
     ---------
     hparams : dict
-        Needs ``data_folder``, ``manifest_folder``, ``skip_prep`` and what
-        :func:`train_and_test` needs.
+        Needs ``data_folder``, ``manifest_folder`` and ``skip_prep``.
+    prepare : callable
+        The corpus preparer (e.g. ``prepare_flickr8k``).
+    options : dict
+        Its corpus-specific arguments.
+    image_root : str
+        Folder the manifests' ``{image_root}`` stands for.
+
+    Returns
+    -------
+    manifests : dict
+        ``{"train", "valid", "test": manifest path}``.
+    replacements : dict
+        The ``{data_root}``/``{image_root}`` placeholders' values.
+    """
+    sb.utils.distributed.run_on_main(
+        prepare,
+        kwargs={
+            "data_folder": hparams["data_folder"],
+            "save_folder": hparams["manifest_folder"],
+            "skip_prep": hparams["skip_prep"],
+            **options,
+        },
+    )
+    replacements = {
+        "data_root": hparams["data_folder"],
+        "image_root": image_root,
+    }
+    return manifest_paths(hparams["manifest_folder"]), replacements
+
+
+def prepare_and_train(hparams, run_opts, prepare, options, image_root):
+    """A real-corpus grounding recipe after :func:`load_recipe`: the
+    manifests (see :func:`prepare_manifests`), then a ``GroundingBrain``
+    trained and tested on ``"test"``.
+
+    Arguments
+    ---------
+    hparams : dict
+        Needs what :func:`prepare_manifests` and :func:`train_and_test`
+        need.
     run_opts : RunOptions
         From :func:`load_recipe`.
     prepare : callable
@@ -148,18 +192,94 @@ def prepare_and_train(hparams, run_opts, prepare, options, image_root):
     GroundingBrain
         The trained brain.
     """
+    manifests, replacements = prepare_manifests(
+        hparams, prepare, options, image_root
+    )
+    datasets = grounding_datasets(hparams, manifests, replacements)
+    return train_and_test(GroundingBrain, hparams, run_opts, datasets, ["test"])
+
+
+def synthvgs_manifests(hparams):
+    """Builds SynthVGS if absent and names the manifests a recipe uses.
+
+    Reads ``data_folder``, ``synthvgs_size``, ``synthvgs_seed``, ``lang``
+    and ``test_sets``.
+
+    Arguments
+    ---------
+    hparams : dict
+        The recipe's hyperparameters.
+
+    Returns
+    -------
+    manifests : dict
+        ``{set name: manifest path}`` for train, valid and the test sets.
+    replacements : dict
+        The ``{data_root}``/``{image_root}`` placeholders' values.
+    """
+    data_folder = hparams["data_folder"]
     sb.utils.distributed.run_on_main(
-        prepare,
+        build_synthvgs,
         kwargs={
-            "data_folder": hparams["data_folder"],
-            "save_folder": hparams["manifest_folder"],
-            "skip_prep": hparams["skip_prep"],
-            **options,
+            "out": data_folder,
+            "size": hparams["synthvgs_size"],
+            "seed": hparams["synthvgs_seed"],
         },
     )
-    datasets = grounding_datasets(
-        hparams,
-        manifest_paths(hparams["manifest_folder"]),
-        {"data_root": hparams["data_folder"], "image_root": image_root},
+    folder = os.path.join(data_folder, "manifests", hparams["lang"])
+    sets = ["train", "valid", *hparams["test_sets"]]
+    manifests = {name: os.path.join(folder, f"{name}.json") for name in sets}
+    return manifests, {"data_root": data_folder, "image_root": data_folder}
+
+
+def train_speechclip(hparams, run_opts, manifests, replacements, test_sets):
+    """Trains and tests SpeechCLIP, then saves it for inference.
+
+    The datasets carry image paths (the frozen CLIP embeds and caches the
+    images) and caption texts; training audio is randomly cropped to
+    ``max_audio_seconds``. With ``train_caption_vocabulary: True`` the
+    keywords may only be subwords of the *training* captions. The best
+    model goes to ``<output_folder>/model.ckpt``, which, with the
+    experiment's ``hyperparams.yaml``, loads through
+    :class:`speechbrain_vgs.inference.SpeechCLIPInference`.
+
+    Arguments
+    ---------
+    hparams : dict
+        Needs ``model``, ``clip``, ``sorting``, ``output_folder`` and what
+        :func:`train_and_test` needs.
+    run_opts : RunOptions
+        From :func:`load_recipe`.
+    manifests : dict
+        ``{set name: manifest path}`` with train, valid and the test sets.
+    replacements : dict
+        Values of the manifests' placeholders.
+    test_sets : list of str
+        Names of the test sets (keys of ``results.json``).
+
+    Returns
+    -------
+    SpeechCLIPBrain
+        The trained brain.
+    """
+    datasets = vgs_datasets(
+        manifests,
+        replacements,
+        image_size=None,
+        sorting=hparams["sorting"],
+        max_audio_seconds=hparams.get("max_audio_seconds"),
+        text=True,
     )
-    return train_and_test(GroundingBrain, hparams, run_opts, datasets, ["test"])
+    model, clip = hparams["model"], hparams["clip"]
+    vocabulary = clip.vocabulary
+    if hparams.get("train_caption_vocabulary", False):
+        texts = [entry["text"] for entry in datasets["train"].data.values()]
+        vocabulary = clip.subword_vocabulary(texts)
+    model.set_vocabulary(vocabulary)
+    brain = train_and_test(
+        SpeechCLIPBrain, hparams, run_opts, datasets, test_sets
+    )
+    brain.save_for_inference(
+        os.path.join(hparams["output_folder"], "model.ckpt")
+    )
+    return brain

@@ -14,13 +14,25 @@ RECALL_KEYS = {
 }
 
 
-def run_recipe(script, hparams, output, *overrides):
-    """Runs ``script hparams --debug ...`` and returns its results.json."""
+ZERO_SHOT_KEYS = {
+    f"{direction}_r{k}"
+    for direction in ("speech_to_text", "text_to_speech")
+    for k in (1, 5, 10)
+}
+KEYWORD_KEYS = {
+    f"{prefix}keyword_hit_top{n}"
+    for prefix in ("", "baseline_")
+    for n in (1, 5)
+}
+
+
+def run_recipe(script, hparams, output, *overrides, debug=True):
+    """Runs ``script hparams [--debug] ...`` and returns its results.json."""
     cmd = [
         sys.executable,
         os.path.join(ROOT, script),
         os.path.join(ROOT, hparams),
-        "--debug",
+        *(["--debug"] if debug else []),
         "--device=cpu",
         "--noprogressbar",
         f"--output_folder={output}",
@@ -43,3 +55,20 @@ def check_recall_results(results, expected_sets):
         for direction in ("speech_to_image", "image_to_speech"):
             r1, r5, r10 = (metrics[f"{direction}_r{k}"] for k in (1, 5, 10))
             assert r1 <= r5 <= r10
+
+
+def check_speechclip_results(results, expected_sets, keywords):
+    """Recall, zero-shot recall and (with ``keywords``) keyword hit rates
+    (mean and per slot, model and baseline) in [0, 1] for each set."""
+    assert set(results) == set(expected_sets)
+    for metrics in results.values():
+        assert RECALL_KEYS | ZERO_SHOT_KEYS <= set(metrics)
+        assert (KEYWORD_KEYS <= set(metrics)) == keywords
+        assert all(0.0 <= v <= 1.0 for v in metrics.values())
+        for direction in ("speech_to_image", "image_to_speech"):
+            r1, r5, r10 = (metrics[f"{direction}_r{k}"] for k in (1, 5, 10))
+            assert r1 <= r5 <= r10
+        if keywords:
+            assert metrics["keyword_hit_top1"] <= metrics["keyword_hit_top5"]
+            slots = [k for k in metrics if k.startswith("keyword_hit_top1_")]
+            assert len(slots) > 0

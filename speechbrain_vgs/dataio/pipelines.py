@@ -18,7 +18,11 @@ from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.utils.data_pipeline import provides, takes
 from torchvision import transforms
 
-from speechbrain_vgs.dataio.manifest import DataError, check_manifest
+from speechbrain_vgs.dataio.manifest import (
+    VGS_KEYS,
+    DataError,
+    check_manifest,
+)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -158,6 +162,7 @@ def vgs_dataset(
     transform,
     sample_rate=16000,
     max_audio_seconds=None,
+    text=False,
 ):
     """A ``DynamicItemDataset`` of image/spoken-caption pairs.
 
@@ -167,19 +172,24 @@ def vgs_dataset(
         A JSON manifest as in DESIGN section 2.
     replacements : dict
         Values for the ``{data_root}``/``{image_root}`` placeholders.
-    transform : callable
-        Image preprocessing (see :func:`image_transform`).
+    transform : callable or None
+        Image preprocessing (see :func:`image_transform`); ``None`` gives
+        the image file path instead of the image (for models that embed
+        images themselves, e.g. a frozen CLIP with its cache).
     sample_rate : int
         Audio is read (and resampled if needed) at this rate.
     max_audio_seconds : float, optional
         Randomly crop longer audio to this length (SpeechCLIP trains on
         6.4 s crops). ``None`` keeps whole utterances.
+    text : bool
+        Whether the items carry the caption ``text`` (then every entry must
+        have one).
 
     Returns
     -------
     DynamicItemDataset
-        Output keys ``id``, ``sig`` (waveform), ``img`` (image tensor) and
-        ``image_idx``.
+        Output keys ``id``, ``sig`` (waveform), ``img`` (image tensor) or
+        ``image`` (its path), ``image_idx``, and ``text`` if asked.
 
     Example
     -------
@@ -198,7 +208,8 @@ def vgs_dataset(
     (torch.Size([1600]), torch.Size([3, 16, 16]), 0)
     """
     dataset = DynamicItemDataset.from_json(manifest_path, replacements)
-    check_manifest(dataset.data, manifest_path)
+    required = (*VGS_KEYS, "text") if text else VGS_KEYS
+    check_manifest(dataset.data, manifest_path, required)
     index = image_index(dataset.data)
     max_samples = None
     if max_audio_seconds is not None:
@@ -218,9 +229,21 @@ def vgs_dataset(
         yield read_image(image, transform)
         yield index[image_id]
 
+    @takes("image_id")
+    @provides("image_idx")
+    def image_index_pipeline(image_id):
+        return index[image_id]
+
     dataset.add_dynamic_item(audio_pipeline)
-    dataset.add_dynamic_item(image_pipeline)
-    dataset.set_output_keys(["id", "sig", "img", "image_idx"])
+    keys = ["id", "sig", "img", "image_idx"]
+    if transform is None:
+        dataset.add_dynamic_item(image_index_pipeline)
+        keys[2] = "image"
+    else:
+        dataset.add_dynamic_item(image_pipeline)
+    if text:
+        keys.append("text")
+    dataset.set_output_keys(keys)
     return dataset
 
 
@@ -267,6 +290,7 @@ def vgs_datasets(
     crop_scale=None,
     max_audio_seconds=None,
     sample_rate=16000,
+    text=False,
 ):
     """Builds the datasets of a recipe from its manifests.
 
@@ -280,8 +304,9 @@ def vgs_datasets(
         ``{set name: manifest path}``; ``"train"`` is the training set.
     replacements : dict
         Values for the ``{data_root}``/``{image_root}`` placeholders.
-    image_size : int
-        Image height and width fed to the image encoder.
+    image_size : int or None
+        Image height and width fed to the image encoder; ``None`` gives
+        image paths (see :func:`vgs_dataset`).
     sorting : str
         Training order: ``"random"``, ``"ascending"`` or ``"descending"``.
     eval_resize : int, optional
@@ -294,6 +319,8 @@ def vgs_datasets(
         Random crop of training audio (``None``: whole utterances).
     sample_rate : int
         Audio sample rate.
+    text : bool
+        Whether the items carry the caption ``text``.
 
     Returns
     -------
@@ -303,18 +330,21 @@ def vgs_datasets(
     datasets = {}
     for name, path in manifests.items():
         train = name == "train"
-        transform = image_transform(
-            image_size,
-            resize=eval_resize,
-            train_crop=train and train_crop,
-            crop_scale=crop_scale,
-        )
+        transform = None
+        if image_size is not None:
+            transform = image_transform(
+                image_size,
+                resize=eval_resize,
+                train_crop=train and train_crop,
+                crop_scale=crop_scale,
+            )
         dataset = vgs_dataset(
             path,
             replacements,
             transform,
             sample_rate=sample_rate,
             max_audio_seconds=max_audio_seconds if train else None,
+            text=text,
         )
         datasets[name] = sort_by_duration(
             dataset, sorting if train else "ascending"

@@ -28,6 +28,10 @@ it ever trains: its parameters have no gradient and it stays in eval mode.
   ``subword_vocabulary(captions)`` restricts it to the subwords of the
   *training* captions.
 
+The ``state_dict`` holds only the vocabulary (loading one sets it, whatever
+its size): the frozen weights come from the model's own source and stay out
+of checkpoints.
+
 Note: OpenAI's CLIP weights use QuickGELU, which open_clip 3.x no longer
 switches on by itself for ``ViT-B-32`` + ``openai`` (it only warns); the
 activation is taken from the pretrained tag's settings here.
@@ -48,6 +52,7 @@ from PIL import Image
 from torch import nn
 
 from speechbrain_vgs.dataio.manifest import DataError
+from speechbrain_vgs.lobes.frozen import exclude_from_state_dict
 from speechbrain_vgs.similarity import length_mask
 
 PAD_ID = 0  # open_clip's SimpleTokenizer pads with token 0
@@ -157,6 +162,8 @@ class CLIP(nn.Module):
         model.requires_grad_(False)
         model.eval()
         self.model = model
+        exclude_from_state_dict(self, "model")
+        self.register_load_state_dict_pre_hook(_resize_vocabulary)
         self.start_id = self.tokenizer.sot_token_id
         self.end_id = self.tokenizer.eot_token_id
         self.pad_id = PAD_ID
@@ -169,9 +176,7 @@ class CLIP(nn.Module):
             self.embedding_dim = projection.out_features
         else:
             self.embedding_dim = projection.shape[-1]
-        self.register_buffer(
-            "vocabulary", torch.zeros(0, dtype=torch.long), persistent=False
-        )
+        self.register_buffer("vocabulary", torch.zeros(0, dtype=torch.long))
         if vocabulary is None:
             vocabulary = range(model.vocab_size)
             vocabulary = [i for i in vocabulary if i not in self.special_ids]
@@ -465,6 +470,13 @@ class CLIP(nn.Module):
             with os.fdopen(fd, "wb") as f:
                 torch.save(embedding, f)
             os.replace(tmp, os.path.join(self.cache_folder, f"{key}.pt"))
+
+
+def _resize_vocabulary(clip, state_dict, prefix, *args):
+    """Load pre-hook: takes a saved vocabulary of any size."""
+    saved = state_dict.get(f"{prefix}vocabulary")
+    if saved is not None:
+        clip.set_vocabulary(saved)
 
 
 def load_image(path):

@@ -26,6 +26,8 @@ Authors
  * speechbrain-vgs developers 2026
 """
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -103,12 +105,15 @@ def select_keywords(vectors, vocabulary_embeddings, tau, straight_through):
         The selected embeddings ``[B, K, W]``.
     indices : torch.Tensor
         Their rows in the vocabulary ``[B, K]`` (long).
+    cosine : torch.Tensor
+        Cosine similarity of each keyword vector to each vocabulary entry
+        ``[B, K, V]`` (detached): the ranking behind ``indices``.
 
     Example
     -------
     >>> table = torch.eye(3)
     >>> vectors = torch.tensor([[[0.1, 2.0, 0.0], [0.0, 0.0, -1.0]]])
-    >>> keywords, indices = select_keywords(vectors, table, 0.1, False)
+    >>> keywords, indices, cosine = select_keywords(vectors, table, 0.1, False)
     >>> indices
     tensor([[1, 0]])
     >>> keywords
@@ -124,7 +129,7 @@ def select_keywords(vectors, vocabulary_embeddings, tau, straight_through):
         soft = torch.softmax(cosine / tau, dim=-1)
         mixed = soft @ vocabulary_embeddings.to(soft.dtype)
         keywords = keywords + (mixed - mixed.detach())
-    return keywords, indices
+    return keywords, indices, cosine.detach()
 
 
 class AttentionAndNorm(nn.Module):
@@ -206,7 +211,11 @@ class KeywordSelector(nn.Module):
     >>> table = torch.randn(10, 4)
     >>> vocabulary = torch.arange(10, 20)
     >>> selector.init_batchnorm(table)
-    >>> keywords, token_ids = selector(torch.randn(3, 2, 6), table, vocabulary)
+    >>> keywords, token_ids, scores = selector(
+    ...     torch.randn(3, 2, 6), table, vocabulary
+    ... )
+    >>> scores.shape
+    torch.Size([3, 2, 10])
     >>> keywords.shape, token_ids.shape
     (torch.Size([3, 2, 4]), torch.Size([3, 2]))
     >>> bool(((token_ids >= 10) & (token_ids < 20)).all())
@@ -270,6 +279,9 @@ class KeywordSelector(nn.Module):
             (straight-through gradients in training).
         token_ids : torch.Tensor
             Their token ids ``[B, K]``.
+        scores : torch.Tensor
+            Cosine of each keyword to each vocabulary entry ``[B, K, V]``
+            (detached; rank them for the top-n keywords).
         """
         batch, num_keywords, _ = keyword_outputs.shape
         if num_keywords != self.num_keywords:
@@ -284,10 +296,10 @@ class KeywordSelector(nn.Module):
             )
         vectors = self.projection(keyword_outputs).flatten(1)
         vectors = self.batchnorm(vectors).view(batch, num_keywords, -1)
-        keywords, indices = select_keywords(
+        keywords, indices, scores = select_keywords(
             vectors, vocabulary_embeddings, self.tau, self.training
         )
-        return keywords, vocabulary.to(indices.device)[indices]
+        return keywords, vocabulary.to(indices.device)[indices], scores
 
 
 class ParallelHead(nn.Module):
@@ -379,7 +391,7 @@ class CascadedHead(nn.Module):
     >>> head = CascadedHead(8, 4, num_keywords=2).eval()
     >>> table = torch.randn(10, 4)
     >>> head.init_batchnorm(table)
-    >>> keywords, token_ids, attention = head(
+    >>> keywords, token_ids, scores, attention = head(
     ...     torch.randn(3, 5, 8), torch.tensor([1.0, 0.6, 0.2]),
     ...     table, torch.arange(10)
     ... )
@@ -435,6 +447,8 @@ class CascadedHead(nn.Module):
             ``CLIP.encode_keywords``.
         token_ids : torch.Tensor
             Their CLIP token ids ``[B, K]``.
+        scores : torch.Tensor
+            Cosine of each keyword to each vocabulary entry ``[B, K, V]``.
         attention : torch.Tensor
             Attention of each keyword CLS over the frames ``[B, K, T]``
             (zero on padding; the rest of each row went to the CLS tokens).
@@ -442,10 +456,11 @@ class CascadedHead(nn.Module):
         num_keywords = self.cls.shape[0]
         x, padding = prepend_tokens(self.cls, features, lengths)
         x, weights = self.attention(x, padding)
-        keywords, token_ids = self.selector(
+        keywords, token_ids, scores = self.selector(
             x[:, :num_keywords], vocabulary_embeddings, vocabulary
         )
-        return keywords, token_ids, weights[:, :num_keywords, num_keywords:]
+        attention = weights[:, :num_keywords, num_keywords:]
+        return keywords, token_ids, scores, attention
 
 
 class HybridHead(CascadedHead):
@@ -478,7 +493,7 @@ class HybridHead(CascadedHead):
     >>> head = HybridHead(8, 4, 6, num_keywords=2).eval()
     >>> table = torch.randn(10, 4)
     >>> head.init_batchnorm(table)
-    >>> embeddings, keywords, token_ids, attention = head(
+    >>> embeddings, keywords, token_ids, scores, attention = head(
     ...     torch.randn(3, 5, 8), None, table, torch.arange(10)
     ... )
     >>> embeddings.shape, keywords.shape
@@ -526,6 +541,8 @@ class HybridHead(CascadedHead):
             Selected token embeddings ``[B, K, token_dim]``.
         token_ids : torch.Tensor
             Their CLIP token ids ``[B, K]``.
+        scores : torch.Tensor
+            Cosine of each keyword to each vocabulary entry ``[B, K, V]``.
         attention : torch.Tensor
             Attention of each keyword CLS over the frames ``[B, K, T]``.
         """
@@ -533,8 +550,153 @@ class HybridHead(CascadedHead):
         x, padding = prepend_tokens(self.cls, features, lengths)
         x, weights = self.attention(x, padding)
         embeddings = F.normalize(self.projection(x[:, 0]), dim=-1)
-        keywords, token_ids = self.selector(
+        keywords, token_ids, scores = self.selector(
             x[:, 1:num_tokens], vocabulary_embeddings, vocabulary
         )
         attention = weights[:, 1:num_tokens, num_tokens:]
-        return embeddings, keywords, token_ids, attention
+        return embeddings, keywords, token_ids, scores, attention
+
+
+class SpeechCLIPOutput(NamedTuple):
+    """What :class:`SpeechCLIP` computes for a batch of utterances.
+
+    ``parallel`` and ``cascaded`` are L2-normalised CLIP-space embeddings
+    ``[B, embedding_dim]`` (``None`` when the head has no such branch);
+    ``token_ids`` ``[B, K]``, ``scores`` ``[B, K, V]`` and ``attention``
+    ``[B, K, T]`` describe the cascaded keywords (``None`` for a parallel
+    head); ``lengths`` are the relative frame lengths of ``attention``.
+    """
+
+    parallel: torch.Tensor | None
+    cascaded: torch.Tensor | None
+    token_ids: torch.Tensor | None
+    scores: torch.Tensor | None
+    attention: torch.Tensor | None
+    lengths: torch.Tensor
+
+
+class SpeechCLIP(nn.Module):
+    """SpeechCLIP: self-supervised speech upstream + head + frozen CLIP.
+
+    The upstream (e.g. :class:`speechbrain_vgs.lobes.ssl.SSLUpstream`)
+    turns waveforms into layer-weighted frames; the head
+    (:class:`ParallelHead`, :class:`CascadedHead` or :class:`HybridHead`)
+    maps them into CLIP's spaces; the cascaded keywords go through
+    ``clip.encode_keywords``. CLIP's vocabulary (the tokens a keyword may
+    take) is part of the state dict, CLIP's and a frozen upstream's weights
+    are not.
+
+    Arguments
+    ---------
+    upstream : torch.nn.Module
+        ``upstream(wavs, lengths) -> (frames [B, T, D], frame lengths)``.
+    head : torch.nn.Module
+        A SpeechCLIP head.
+    clip : speechbrain_vgs.lobes.clip.CLIP
+        The frozen CLIP.
+
+    Example
+    -------
+    >>> from speechbrain_vgs.lobes.clip import CLIP
+    >>> from speechbrain_vgs.lobes.ssl import SSLUpstream
+    >>> from speechbrain_vgs.lobes.tiny_models import (
+    ...     save_tiny_clip, save_tiny_hubert)
+    >>> tmp = getfixture("tmpdir")
+    >>> clip = CLIP("tiny-clip", None, *save_tiny_clip(tmp / "clip"))
+    >>> upstream = SSLUpstream(save_tiny_hubert(tmp / "hubert"))
+    >>> head = HybridHead(upstream.dim, clip.token_dim, clip.embedding_dim, 4)
+    >>> model = SpeechCLIP(upstream, head, clip).eval()
+    >>> model.set_vocabulary(clip.subword_vocabulary(["a red circle"]))
+    >>> out = model(torch.randn(2, 1600), torch.tensor([1.0, 0.5]))
+    >>> out.parallel.shape, out.cascaded.shape, out.token_ids.shape
+    (torch.Size([2, 32]), torch.Size([2, 32]), torch.Size([2, 4]))
+    >>> bool(torch.isin(out.token_ids, clip.vocabulary).all())
+    True
+    """
+
+    def __init__(self, upstream, head, clip):
+        super().__init__()
+        self.upstream = upstream
+        self.head = head
+        self.clip = clip
+
+    @property
+    def branches(self):
+        """The embeddings the head gives: ``parallel`` and/or ``cascaded``."""
+        if isinstance(self.head, HybridHead):
+            return ("parallel", "cascaded")
+        if isinstance(self.head, CascadedHead):
+            return ("cascaded",)
+        return ("parallel",)
+
+    def set_vocabulary(self, token_ids):
+        """Sets the keyword vocabulary and initialises the keyword BatchNorm
+        from its token embeddings (call before training).
+
+        Arguments
+        ---------
+        token_ids : sequence of int or torch.Tensor
+            CLIP token ids, e.g. ``clip.subword_vocabulary(train_captions)``.
+        """
+        self.clip.set_vocabulary(token_ids)
+        if "cascaded" in self.branches:
+            self.head.init_batchnorm(self.clip.vocabulary_embeddings)
+
+    def forward(self, wavs, lengths=None):
+        """Embeds a padded batch of waveforms.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Waveforms ``[B, S]`` (16 kHz).
+        lengths : torch.Tensor, optional
+            Relative lengths ``[B]``.
+
+        Returns
+        -------
+        SpeechCLIPOutput
+        """
+        frames, lengths = self.upstream(wavs, lengths)
+        if self.branches == ("parallel",):
+            parallel = self.head(frames, lengths)
+            return SpeechCLIPOutput(parallel, None, None, None, None, lengths)
+        outputs = self.head(
+            frames,
+            lengths,
+            self.clip.vocabulary_embeddings,
+            self.clip.vocabulary,
+        )
+        parallel = outputs[0] if len(outputs) == 5 else None
+        keywords, token_ids, scores, attention = outputs[-4:]
+        cascaded = self.clip.encode_keywords(keywords)
+        return SpeechCLIPOutput(
+            parallel, cascaded, token_ids, scores, attention, lengths
+        )
+
+
+def ranked_keywords(scores, vocabulary, top_n):
+    """The ``top_n`` best token ids of each keyword slot, best first.
+
+    Arguments
+    ---------
+    scores : torch.Tensor
+        ``[B, K, V]`` scores over the vocabulary (``SpeechCLIPOutput.scores``).
+    vocabulary : torch.Tensor
+        The vocabulary's token ids ``[V]``.
+    top_n : int
+        How many per slot.
+
+    Returns
+    -------
+    token_ids : torch.Tensor
+        ``[B, K, top_n]`` (long).
+
+    Example
+    -------
+    >>> scores = torch.tensor([[[0.1, 0.9, 0.5]]])
+    >>> ranked_keywords(scores, torch.tensor([10, 11, 12]), 2)
+    tensor([[[11, 12]]])
+    """
+    top_n = min(top_n, scores.shape[-1])
+    indices = scores.topk(top_n, dim=-1).indices
+    return vocabulary.to(indices.device)[indices]

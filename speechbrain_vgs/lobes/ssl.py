@@ -44,6 +44,7 @@ import torch.nn.functional as F
 from speechbrain.integrations.huggingface.wav2vec2 import Wav2Vec2
 from torch import nn
 
+from speechbrain_vgs.lobes.frozen import exclude_from_state_dict
 from speechbrain_vgs.similarity import length_mask
 
 MODEL_TYPES = ("hubert", "wav2vec2", "wavlm")
@@ -55,7 +56,9 @@ class SSLUpstream(nn.Module):
 
     Frozen (``freeze=True``, SpeechCLIP's setting), the upstream runs
     without autograd and stays in eval mode (no dropout) even when the
-    parent module is put in training mode; only the layer weights train.
+    parent module is put in training mode; only the layer weights train,
+    and only they are in the ``state_dict`` (checkpoints stay small; the
+    frozen weights come from ``source``).
 
     Arguments
     ---------
@@ -109,6 +112,8 @@ class SSLUpstream(nn.Module):
         self.num_layers = config.num_hidden_layers + 1
         self.dim = config.hidden_size
         self.weights = nn.Parameter(torch.zeros(self.num_layers))
+        if freeze:
+            exclude_from_state_dict(self, "ssl")
         self.group_norm_cnn = config.feat_extract_norm == "group"
         if self.group_norm_cnn:
             norm = self.ssl.model.feature_extractor.conv_layers[0].layer_norm

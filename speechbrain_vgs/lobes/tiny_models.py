@@ -26,6 +26,10 @@ import open_clip
 import torch
 from transformers import HubertConfig, HubertModel, Wav2Vec2FeatureExtractor
 
+from speechbrain_vgs.dataio.manifest import outputs_ready, write_json
+
+HUBERT_FILES = ("config.json", "model.safetensors", "preprocessor_config.json")
+
 
 def save_tiny_hubert(
     folder,
@@ -35,15 +39,24 @@ def save_tiny_hubert(
     large=False,
     do_normalize=True,
     seed=0,
+    conv_kernel=(10, 3),
+    conv_stride=(5, 2),
+    conv_dim=None,
 ):
     """Saves a randomly initialised tiny HuBERT as a ``transformers`` folder.
 
-    The convolutional feature encoder has two layers (kernels 10 and 3,
-    strides 5 and 2: one frame every 10 samples, a receptive field of 20
-    samples). ``large=False`` gives the Base layout (group-normalised first
+    By default the convolutional feature encoder has two layers (kernels 10
+    and 3, strides 5 and 2: one frame every 10 samples, a receptive field
+    of 20 samples); HuBERT's own, ``conv_kernel=(10, 3, 3, 3, 3, 2, 2)``
+    and ``conv_stride=(5, 2, 2, 2, 2, 2, 2)``, gives 50 frames a second.
+    ``large=False`` gives the Base layout (group-normalised first
     convolution, post-LayerNorm transformer, as ``hubert-base-ls960``);
     ``large=True`` the Large one (LayerNorm in every convolution,
     pre-LayerNorm "stable" transformer, as ``hubert-large-ll60k``).
+
+    A folder that already holds the same configuration is left as it is
+    (the weights are deterministic given ``seed``), so a recipe can call
+    this every time it starts.
 
     Arguments
     ---------
@@ -63,6 +76,12 @@ def save_tiny_hubert(
         unit-variance waveforms.
     seed : int
         Seed of the random initialisation.
+    conv_kernel : tuple of int
+        Kernel of each convolution of the feature encoder.
+    conv_stride : tuple of int
+        Stride of each convolution.
+    conv_dim : tuple of int, optional
+        Channels of each convolution (default: ``hidden_size`` each).
 
     Returns
     -------
@@ -72,8 +91,9 @@ def save_tiny_hubert(
     Example
     -------
     >>> folder = save_tiny_hubert(getfixture("tmpdir") / "hubert")
-    >>> sorted(os.listdir(folder))
-    ['config.json', 'model.safetensors', 'preprocessor_config.json']
+    >>> sorted(os.listdir(folder))  # doctest: +NORMALIZE_WHITESPACE
+    ['config.json', 'model.safetensors', 'preprocessor_config.json',
+     'tiny_options.json']
     """
     folder = os.fspath(folder)
     config = HubertConfig(
@@ -81,16 +101,25 @@ def save_tiny_hubert(
         num_hidden_layers=num_layers,
         num_attention_heads=num_heads,
         intermediate_size=2 * hidden_size,
-        conv_dim=(hidden_size, hidden_size),
-        conv_kernel=(10, 3),
-        conv_stride=(5, 2),
+        conv_dim=tuple(conv_dim or [hidden_size] * len(conv_kernel)),
+        conv_kernel=tuple(conv_kernel),
+        conv_stride=tuple(conv_stride),
         conv_bias=large,
-        num_feat_extract_layers=2,
+        num_feat_extract_layers=len(conv_kernel),
         num_conv_pos_embeddings=16,
         num_conv_pos_embedding_groups=2,
         feat_extract_norm="layer" if large else "group",
         do_stable_layer_norm=large,
     )
+    files = [os.path.join(folder, name) for name in HUBERT_FILES]
+    options = {
+        "config": config.to_diff_dict(),
+        "do_normalize": do_normalize,
+        "seed": seed,
+    }
+    options_file = os.path.join(folder, "tiny_options.json")
+    if outputs_ready(files, options, options_file):
+        return folder
     torch.manual_seed(seed)
     HubertModel(config).save_pretrained(folder)
     Wav2Vec2FeatureExtractor(
@@ -100,7 +129,71 @@ def save_tiny_hubert(
         do_normalize=do_normalize,
         return_attention_mask=True,
     ).save_pretrained(folder)
+    write_json(options_file, options)
     return folder
+
+
+def tiny_clip_config(
+    embed_dim=32,
+    image_size=32,
+    patch_size=8,
+    width=32,
+    layers=2,
+    heads=2,
+    context_length=77,
+):
+    """The open_clip model config of a tiny CLIP (see :func:`save_tiny_clip`).
+
+    Both towers are transformers of ``layers`` layers and ``width``
+    channels: a ViT over ``patch_size`` patches of ``image_size`` images,
+    and a causal text transformer over CLIP's 49408-token vocabulary.
+
+    Arguments
+    ---------
+    embed_dim : int
+        Dimension of the joint image-text embedding space.
+    image_size : int
+        Input image side.
+    patch_size : int
+        ViT patch side.
+    width : int
+        Width of both towers (the token embeddings have this size).
+    layers : int
+        Transformer layers of each tower.
+    heads : int
+        Attention heads of each tower.
+    context_length : int
+        Text context length.
+
+    Returns
+    -------
+    dict
+        ``embed_dim``, ``vision_cfg`` and ``text_cfg``, the keyword
+        arguments of ``open_clip.CLIP`` and the content of its config JSON.
+
+    Example
+    -------
+    >>> config = tiny_clip_config(embed_dim=8, context_length=16)
+    >>> open_clip.CLIP(**config).context_length
+    16
+    """
+    return {
+        "embed_dim": embed_dim,
+        "vision_cfg": {
+            "image_size": image_size,
+            "layers": layers,
+            "width": width,
+            "head_width": width // heads,
+            "patch_size": patch_size,
+        },
+        "text_cfg": {
+            "context_length": context_length,
+            "vocab_size": 49408,
+            "width": width,
+            "heads": heads,
+            "layers": layers,
+        },
+    }
 
 
 def save_tiny_clip(
@@ -161,23 +254,9 @@ def save_tiny_clip(
     """
     folder = os.fspath(folder)
     os.makedirs(folder, exist_ok=True)
-    model_config = {
-        "embed_dim": embed_dim,
-        "vision_cfg": {
-            "image_size": image_size,
-            "layers": layers,
-            "width": width,
-            "head_width": width // heads,
-            "patch_size": patch_size,
-        },
-        "text_cfg": {
-            "context_length": context_length,
-            "vocab_size": 49408,
-            "width": width,
-            "heads": heads,
-            "layers": layers,
-        },
-    }
+    model_config = tiny_clip_config(
+        embed_dim, image_size, patch_size, width, layers, heads, context_length
+    )
     torch.manual_seed(seed)
     model = open_clip.CLIP(**model_config)
     config = os.path.join(folder, f"{name}.json")

@@ -1,9 +1,17 @@
-"""Tests for speechbrain_vgs.metrics (retrieval recall@k)."""
+"""Tests for speechbrain_vgs.metrics (retrieval recall@k, keyword hits)."""
+
+from collections import Counter
 
 import pytest
 import torch
 
-from speechbrain_vgs.metrics import RetrievalStats, retrieval_recall
+from speechbrain_vgs.metrics import (
+    KeywordHitStats,
+    RetrievalStats,
+    group_recall,
+    retrieval_recall,
+    zero_shot_recall,
+)
 
 KS = (1, 2, 5, 10)
 
@@ -98,7 +106,7 @@ def test_recall_perfect_ranking():
 
 
 def test_recall_rejects_bad_input():
-    with pytest.raises(ValueError, match="without any caption"):
+    with pytest.raises(ValueError, match=r"image groups with no speech: \[1\]"):
         retrieval_recall(torch.zeros(2, 3), torch.tensor([0, 2]))
     with pytest.raises(ValueError, match="image_index"):
         retrieval_recall(torch.zeros(2, 3), torch.tensor([0, 3]))
@@ -183,3 +191,278 @@ def test_retrieval_stats_pooled_keeps_first_image():
     stats.clear()
     with pytest.raises(ValueError, match="no data"):
         stats.summarize()
+
+
+def brute_force_group_positions(sim, row_groups, column_groups):
+    """Per row, where its first own-group column lands when the columns are
+    sorted by score, ties broken against the own group."""
+    positions = []
+    for scores, group in zip(sim, row_groups):
+        order = sorted(
+            range(len(scores)),
+            key=lambda c: (-scores[c], column_groups[c] == group),
+        )
+        own = [p for p, c in enumerate(order) if column_groups[c] == group]
+        positions.append(own[0])
+    return positions
+
+
+def brute_force_group_recall(sim, row_groups, column_groups, ks):
+    sim = sim.tolist()
+    row_groups, column_groups = row_groups.tolist(), column_groups.tolist()
+    transposed = [list(column) for column in zip(*sim)]
+    row_positions = brute_force_group_positions(sim, row_groups, column_groups)
+    column_positions = brute_force_group_positions(
+        transposed, column_groups, row_groups
+    )
+    recall = {}
+    for k in ks:
+        hits = sum(p < k for p in row_positions)
+        recall[f"row_to_column_r{k}"] = hits / len(row_positions)
+    for k in ks:
+        hits = sum(p < k for p in column_positions)
+        recall[f"column_to_row_r{k}"] = hits / len(column_positions)
+    return recall
+
+
+def random_groups(generator, n_groups, per_group_max):
+    """Shuffled, non-contiguous group ids, 1..per_group_max items each."""
+    counts = torch.randint(
+        1, per_group_max + 1, (n_groups,), generator=generator
+    )
+    ids = torch.randperm(5 * n_groups, generator=generator)[:n_groups] - 7
+    groups = torch.repeat_interleave(ids, counts)
+    return groups[torch.randperm(len(groups), generator=generator)]
+
+
+@pytest.mark.parametrize(
+    "seed, n_groups, levels, chunk_size",
+    [(0, 10, 2, 1024), (1, 25, 3, 4), (2, 15, 5, 1), (3, 8, 1, 7)],
+)
+def test_group_recall_matches_brute_force(seed, n_groups, levels, chunk_size):
+    generator = torch.Generator().manual_seed(seed)
+    # the same groups on both sides, but different counts and orders
+    row_groups = random_groups(generator, n_groups, 4)
+    column_groups = row_groups.unique()[
+        torch.randperm(n_groups, generator=generator)
+    ]
+    column_groups = torch.cat(
+        [
+            column_groups,
+            column_groups[
+                torch.randint(0, n_groups, (9,), generator=generator)
+            ],
+        ]
+    )
+    sim = torch.randint(
+        0,
+        levels + 1,
+        (len(row_groups), len(column_groups)),
+        generator=generator,
+    ).float()
+    same = row_groups[:, None] == column_groups[None, :]
+    sim += same * torch.randint(0, 2, sim.shape, generator=generator)
+    ours = group_recall(
+        sim, row_groups, column_groups, KS, chunk_size=chunk_size
+    )
+    reference = brute_force_group_recall(sim, row_groups, column_groups, KS)
+    assert list(ours) == list(reference)
+    for key, value in reference.items():
+        assert ours[key] == pytest.approx(value, abs=1e-12), key
+
+
+def test_group_recall_ties_by_hand():
+    # rows: groups 1, 1, 2; columns: groups 2, 1, 1
+    sim = torch.tensor(
+        [
+            [5.0, 5.0, 1.0],  # tie with group 2: own at position 1
+            [0.0, 2.0, 3.0],  # own columns first
+            [4.0, 5.0, 9.0],  # own column 0 behind two others: position 2
+        ]
+    )
+    rows, columns = torch.tensor([1, 1, 2]), torch.tensor([2, 1, 1])
+    recall = group_recall(sim, rows, columns, ks=(1, 2, 3))
+    assert recall == {
+        "row_to_column_r1": 1 / 3,
+        "row_to_column_r2": 2 / 3,
+        "row_to_column_r3": 1.0,
+        # column 0: own row 2 (4) behind row 0 (5); column 1: own best 5
+        # tied with row 2; column 2: own best 3 behind row 2 (9)
+        "column_to_row_r1": 0.0,
+        "column_to_row_r2": 1.0,
+        "column_to_row_r3": 1.0,
+    }
+
+
+def test_zero_shot_recall_counts_any_caption_of_the_image():
+    speech = torch.tensor([0, 0, 1])
+    text = torch.tensor([1, 0, 0, 1])
+    sim = torch.tensor(
+        [
+            [0.0, 0.1, 0.9, 0.5],  # best: a text caption of its image
+            [0.8, 0.6, 0.1, 0.0],  # best: a caption of the other image
+            [0.0, 0.2, 0.1, 0.3],
+        ]
+    )
+    recall = zero_shot_recall(sim, speech, text, ks=(1, 2))
+    reference = group_recall(sim, speech, text, ks=(1, 2))
+    assert recall == {
+        "speech_to_text_r1": reference["row_to_column_r1"],
+        "speech_to_text_r2": reference["row_to_column_r2"],
+        "text_to_speech_r1": reference["column_to_row_r1"],
+        "text_to_speech_r2": reference["column_to_row_r2"],
+    }
+    assert recall["speech_to_text_r1"] == pytest.approx(2 / 3)
+    assert recall["speech_to_text_r2"] == 1.0
+    # texts 0 and 3 (image 1): speech of image 0 scores at least as high
+    assert recall["text_to_speech_r1"] == 0.5
+
+
+def test_group_recall_rejects_bad_input():
+    with pytest.raises(
+        ValueError, match=r"row groups with no column: \[3, 5\]"
+    ):
+        group_recall(torch.zeros(3, 2), [5, 1, 3], [1, 1])
+    with pytest.raises(ValueError, match=r"text groups with no speech: \[4\]"):
+        zero_shot_recall(torch.zeros(1, 2), [1], [4, 1])
+    with pytest.raises(ValueError, match="must be"):
+        group_recall(torch.zeros(3, 2), [1, 1], [1, 1])
+    with pytest.raises(ValueError, match="must be"):
+        group_recall(torch.zeros(3), [1, 1, 1], [1])
+    with pytest.raises(ValueError, match="infinite"):
+        group_recall(torch.full((1, 1), float("inf")), [1], [1])
+
+
+def brute_force_keyword_hits(ranked, captions, ks, special):
+    """Plain Python keyword hit rates of the model and of its baseline."""
+    n_utt, n_slots = len(ranked), len(ranked[0])
+    gold = [set(caption) - special for caption in captions]
+    result = {}
+    for n in ks:
+        rates = {"": [], "baseline_": []}
+        for k in range(n_slots):
+            lists = [ranked[u][k][:n] for u in range(n_utt)]
+            counts = Counter(
+                t for top in lists for t in top if t not in special
+            )
+            ranked_counts = sorted(counts.items(), key=lambda x: (-x[1], x[0]))
+            constant = {t for t, _ in ranked_counts[:n]}
+            hits = sum(bool(set(top) & gold[u]) for u, top in enumerate(lists))
+            rates[""].append(hits / n_utt)
+            hits = sum(bool(constant & gold[u]) for u in range(n_utt))
+            rates["baseline_"].append(hits / n_utt)
+        for prefix, values in rates.items():
+            key = f"{prefix}keyword_hit_top{n}"
+            result[key] = sum(values) / n_slots
+            for k, value in enumerate(values):
+                result[f"{key}_slot{k}"] = value
+    return result
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_keyword_hits_match_brute_force(seed):
+    generator = torch.Generator().manual_seed(seed)
+    special = {0, 1, 2}
+    ks = (1, 3, 5)
+    n_utt, n_slots, n_ranked, vocab = 37, 3, 6, 14
+    ranked = torch.randint(
+        0, vocab, (n_utt, n_slots, n_ranked), generator=generator
+    )
+    captions = []
+    for _ in range(n_utt):
+        length = int(torch.randint(0, 6, (1,), generator=generator))
+        captions.append(
+            torch.randint(0, vocab, (length,), generator=generator).tolist()
+        )
+    stats = KeywordHitStats(ks=ks, special_ids=sorted(special))
+    for start in range(0, n_utt, 10):
+        stop = start + 10
+        stats.append(
+            [f"utt{u}" for u in range(start, min(stop, n_utt))],
+            ranked[start:stop],
+            captions[start:stop],
+        )
+    ours = stats.summarize()
+    reference = brute_force_keyword_hits(ranked.tolist(), captions, ks, special)
+    assert list(ours) == list(reference)
+    for key, value in reference.items():
+        assert ours[key] == pytest.approx(value, abs=1e-12), key
+    assert (
+        stats.summarize("keyword_hit_top3_slot1")
+        == reference["keyword_hit_top3_slot1"]
+    )
+    top1 = stats.top1_counts(limit=4)
+    for k in range(n_slots):
+        counts = Counter(ranked[:, k, 0].tolist())
+        expected = sorted(counts.items(), key=lambda x: (-x[1], x[0]))[:4]
+        assert top1[k] == expected
+
+
+def test_keyword_hits_by_hand():
+    # captions: CLIP-like ids with start 49406, end 49407, padding 0
+    captions = torch.tensor(
+        [
+            [49406, 10, 11, 49407, 0],
+            [49406, 20, 49407, 0, 0],
+            [49406, 30, 31, 49407, 0],
+        ]
+    )
+    ranked = torch.tensor(
+        [
+            # slot 0: always the start token; slot 1: always 10;
+            # slot 2: the caption's own first word, then a special
+            [[49406, 0], [10, 49407], [10, 0]],
+            [[49406, 0], [10, 49407], [20, 0]],
+            [[49406, 0], [10, 49407], [30, 0]],
+        ]
+    )
+    stats = KeywordHitStats(ks=(1, 2), special_ids=[0, 49406, 49407])
+    stats.append(["a", "b", "c"], ranked, captions)  # rows of a tensor
+    result = stats.summarize()
+    for n in (1, 2):
+        # a slot predicting only special tokens never hits, nor its baseline
+        assert result[f"keyword_hit_top{n}_slot0"] == 0.0
+        assert result[f"baseline_keyword_hit_top{n}_slot0"] == 0.0
+        # a constant prediction equals its own baseline
+        assert result[f"keyword_hit_top{n}_slot1"] == pytest.approx(1 / 3)
+        assert result[f"baseline_keyword_hit_top{n}_slot1"] == pytest.approx(
+            1 / 3
+        )
+        # the model beats the baseline: 10, then 20 for n = 2 (the smallest
+        # of three tied ids)
+        assert result[f"keyword_hit_top{n}_slot2"] == 1.0
+        assert result[f"baseline_keyword_hit_top{n}_slot2"] == pytest.approx(
+            n / 3
+        )
+        assert result[f"keyword_hit_top{n}"] == pytest.approx(4 / 9)
+        assert result[f"baseline_keyword_hit_top{n}"] == pytest.approx(
+            (1 + n) / 9
+        )
+    assert len(result) == 2 * 2 * (1 + 3)
+
+
+def test_keyword_hits_reject_bad_input():
+    stats = KeywordHitStats(ks=(1, 5))
+    with pytest.raises(ValueError, match="no data"):
+        stats.summarize()
+    with pytest.raises(ValueError, match=r"\[B, K, N\]"):
+        stats.append(["a"], torch.zeros(1, 5, dtype=torch.long), [[1]])
+    with pytest.raises(ValueError, match="integer"):
+        stats.append(["a"], torch.zeros(1, 2, 5), [[1]])
+    with pytest.raises(ValueError, match="fewer than max"):
+        stats.append(["a"], torch.zeros(1, 2, 4, dtype=torch.long), [[1]])
+    with pytest.raises(ValueError, match="differ in size"):
+        stats.append(["a"], torch.zeros(2, 2, 5, dtype=torch.long), [[1], [2]])
+    with pytest.raises(ValueError, match="twice"):
+        stats.append(
+            ["a", "a"], torch.zeros(2, 2, 5, dtype=torch.long), [[1], [2]]
+        )
+    stats.append(["a"], torch.zeros(1, 2, 5, dtype=torch.long), [[1]])
+    with pytest.raises(ValueError, match="twice"):
+        stats.append(["a"], torch.zeros(1, 2, 5, dtype=torch.long), [[1]])
+    with pytest.raises(ValueError, match="keyword slots"):
+        stats.append(["b"], torch.zeros(1, 3, 5, dtype=torch.long), [[1]])
+    assert stats.summarize("keyword_hit_top5") == 0.0
+    stats.clear()
+    with pytest.raises(ValueError, match="no data"):
+        stats.top1_counts()

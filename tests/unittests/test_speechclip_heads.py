@@ -55,19 +55,23 @@ def test_shapes_and_outputs():
     (parallel,) = run("parallel", heads["parallel"], features, lengths)
     assert parallel.shape == (BATCH, OUT_DIM)
     assert torch.allclose(parallel.norm(dim=-1), torch.ones(BATCH))
-    keywords, token_ids, attention = run(
+    keywords, token_ids, scores, attention = run(
         "cascaded", heads["cascaded"], features, lengths
     )
     assert keywords.shape == (BATCH, K, TOKEN_DIM)
     assert attention.shape == (BATCH, K, FRAMES)
     # token ids are vocabulary ids and the keywords are their embeddings
     assert torch.equal(keywords, table[token_ids - 100])
-    embeddings, keywords, token_ids, attention = run(
+    # the scores are the ranking behind the choice
+    assert scores.shape == (BATCH, K, VOCAB)
+    assert torch.equal(ids[scores.argmax(-1)], token_ids)
+    embeddings, keywords, token_ids, scores, attention = run(
         "hybrid", heads["hybrid"], features, lengths
     )
     assert embeddings.shape == (BATCH, OUT_DIM)
     assert torch.allclose(embeddings.norm(dim=-1), torch.ones(BATCH))
     assert torch.equal(keywords, table[token_ids - 100])
+    assert torch.equal(ids[scores.argmax(-1)], token_ids)
     assert attention.shape == (BATCH, K, FRAMES)
     for b, valid in enumerate(VALID):
         assert torch.all(attention[b, :, valid:] == 0)
@@ -113,7 +117,7 @@ def test_straight_through(name):
     table, ids = vocabulary()
     features = torch.randn(BATCH, FRAMES, DIM)
     outputs = head(features, torch.tensor(VALID) / FRAMES, table, ids)
-    keywords, token_ids = outputs[-3], outputs[-2]
+    keywords, token_ids = outputs[-4], outputs[-3]
     # forward: exactly the chosen rows (a hard one-hot selection)
     assert torch.equal(keywords, table[token_ids - 100])
     selector = head.selector
@@ -132,7 +136,7 @@ def test_straight_through_gradient_is_softmax_gradient():
     table, _ = vocabulary()
     vectors = torch.randn(2, K, TOKEN_DIM, requires_grad=True)
     weights = torch.randn(2, K, TOKEN_DIM)
-    keywords, _ = select_keywords(vectors, table, 0.1, True)
+    keywords, _, _ = select_keywords(vectors, table, 0.1, True)
     (keywords * weights).sum().backward()
     reference = vectors.detach().clone().requires_grad_(True)
     cosine = torch.nn.functional.cosine_similarity(
@@ -147,7 +151,7 @@ def test_straight_through_gradient_is_softmax_gradient():
 def test_evaluation_has_no_gradient_path():
     table, _ = vocabulary()
     vectors = torch.randn(2, K, TOKEN_DIM, requires_grad=True)
-    keywords, _ = select_keywords(vectors, table, 0.1, False)
+    keywords, _, _ = select_keywords(vectors, table, 0.1, False)
     assert not keywords.requires_grad
 
 
@@ -181,7 +185,7 @@ def test_special_tokens_never_chosen(clip):
     special = torch.tensor(clip.special_ids)
     # keyword vectors exactly equal to the special tokens' embeddings
     vectors = table[special].unsqueeze(0)
-    _, indices = select_keywords(
+    _, indices, _ = select_keywords(
         vectors, clip.vocabulary_embeddings, 0.1, False
     )
     token_ids = vocabulary[indices]
@@ -199,7 +203,7 @@ def test_special_tokens_never_chosen(clip):
         head.selector.projection.bias.zero_()
         head.selector.batchnorm.weight.zero_()
         head.selector.batchnorm.bias.copy_(table[special].flatten())
-        _, token_ids, _ = head(
+        _, token_ids, _, _ = head(
             torch.randn(2, 4, DIM), None, clip.vocabulary_embeddings, vocabulary
         )
     assert not torch.isin(token_ids, special).any()
@@ -221,7 +225,7 @@ def test_keywords_through_clip(clip, name):
         clip.vocabulary_embeddings,
         clip.vocabulary,
     )
-    keywords, token_ids = outputs[-3], outputs[-2]
+    keywords, token_ids = outputs[-4], outputs[-3]
     assert torch.equal(keywords, clip.token_embedding.weight[token_ids])
     embeddings = clip.encode_keywords(keywords)
     assert embeddings.shape == (BATCH, clip.embedding_dim)

@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Recipe: a tiny open_clip CLIP trained from scratch on SynthVGS images and
+their English text captions, exported in open_clip's format for SpeechCLIP.
+
+Builds the corpus if it is absent, trains both towers with InfoNCE, keeps
+the best checkpoint by validation mean text<->image R@10, tests it on the
+test images (those of test_A..test_D) into ``<output_folder>/results.json``
+and exports it as ``<export_folder>/<model_name>.json`` (open_clip model
+config) and ``<export_folder>/<model_name>.pt`` (state dict), loadable with
+``speechbrain_vgs.lobes.clip.CLIP(model_name, pretrained=None,
+checkpoint=..., config=...)``.
+
+To run, from the repository root::
+
+    python recipes/SynthVGS/CLIP/train.py \
+        recipes/SynthVGS/CLIP/hparams/tiny_clip.yaml
+
+Authors
+ * speechbrain-vgs developers 2026
+"""
+
+import sys
+
+import speechbrain as sb
+from speechbrain.utils.distributed import if_main_process
+
+from speechbrain_vgs.clip_training import (
+    CLIPBrain,
+    clip_transforms,
+    export_open_clip,
+    synthvgs_caption_datasets,
+)
+from speechbrain_vgs.dataio.synthvgs import build_synthvgs
+from speechbrain_vgs.recipe import load_recipe, train_and_test
+
+if __name__ == "__main__":
+    hparams, run_opts = load_recipe(sys.argv[1:])
+    sb.utils.distributed.run_on_main(
+        build_synthvgs,
+        kwargs={
+            "out": hparams["data_folder"],
+            "size": hparams["synthvgs_size"],
+            "seed": hparams["synthvgs_seed"],
+        },
+    )
+    datasets = synthvgs_caption_datasets(
+        hparams["data_folder"],
+        *clip_transforms(hparams["clip"]),
+        lang=hparams["lang"],
+    )
+    train_and_test(CLIPBrain, hparams, run_opts, datasets, ["test"])
+    if if_main_process():
+        export_open_clip(
+            hparams["clip"],
+            hparams["model_config"],
+            hparams["export_folder"],
+            hparams["model_name"],
+        )

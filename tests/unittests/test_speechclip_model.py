@@ -1,0 +1,104 @@
+"""The SpeechCLIP model: its state dict holds what training changes (layer
+weights, head, keyword vocabulary) and not the frozen HuBERT/CLIP weights,
+and it round-trips into a freshly built model."""
+
+import pytest
+import torch
+
+from speechbrain_vgs.lobes.clip import CLIP
+from speechbrain_vgs.lobes.speechclip import (
+    CascadedHead,
+    HybridHead,
+    ParallelHead,
+    SpeechCLIP,
+    ranked_keywords,
+)
+from speechbrain_vgs.lobes.ssl import SSLUpstream
+from speechbrain_vgs.lobes.tiny_models import save_tiny_clip, save_tiny_hubert
+
+CAPTIONS = ["a red circle above two blue squares", "a green car"]
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("models")
+    return save_tiny_hubert(tmp / "hubert"), save_tiny_clip(tmp / "clip")
+
+
+def build(sources, head_name, seed, freeze=True):
+    hubert, (checkpoint, config) = sources
+    torch.manual_seed(seed)
+    clip = CLIP("tiny-clip", None, checkpoint, config)
+    upstream = SSLUpstream(hubert, freeze=freeze)
+    heads = {
+        "parallel": lambda: ParallelHead(32, 32, num_heads=2, ffn_dim=16),
+        "cascaded": lambda: CascadedHead(32, 32, num_keywords=3),
+        "hybrid": lambda: HybridHead(32, 32, 32, num_keywords=3),
+    }
+    return SpeechCLIP(upstream, heads[head_name](), clip)
+
+
+def test_frozen_weights_stay_out_of_the_state_dict(sources):
+    model = build(sources, "hybrid", 0)
+    keys = set(model.state_dict())
+    assert "upstream.weights" in keys
+    assert "clip.vocabulary" in keys
+    assert any(k.startswith("head.") for k in keys)
+    assert not any(k.startswith(("upstream.ssl.", "clip.model.")) for k in keys)
+    # inside a larger model too (the exclusion follows the prefix)
+    outer = torch.nn.ModuleDict({"speechclip": model})
+    assert set(outer.state_dict()) == {f"speechclip.{k}" for k in keys}
+    # a fine-tuned upstream is saved whole
+    tuned = build(sources, "hybrid", 0, freeze=False)
+    assert any(k.startswith("upstream.ssl.") for k in tuned.state_dict())
+
+
+@pytest.mark.parametrize("head_name", ["parallel", "cascaded", "hybrid"])
+def test_state_dict_round_trip(sources, head_name):
+    trained = build(sources, head_name, 0)
+    trained.set_vocabulary(trained.clip.subword_vocabulary(CAPTIONS))
+    with torch.no_grad():
+        trained.upstream.weights.copy_(torch.tensor([0.5, -1.0, 2.0]))
+    trained.eval()
+    fresh = build(sources, head_name, 1).eval()  # other init, full vocab
+    assert len(fresh.clip.vocabulary) != len(trained.clip.vocabulary)
+    fresh.load_state_dict(trained.state_dict())  # strict
+    assert torch.equal(fresh.clip.vocabulary, trained.clip.vocabulary)
+    wavs, lengths = torch.randn(2, 1600), torch.tensor([1.0, 0.7])
+    with torch.no_grad():
+        expected, got = trained(wavs, lengths), fresh(wavs, lengths)
+    for branch in trained.branches:
+        assert torch.equal(getattr(got, branch), getattr(expected, branch))
+    if head_name != "parallel":
+        assert torch.equal(got.token_ids, expected.token_ids)
+        assert torch.isin(got.token_ids, trained.clip.vocabulary).all()
+
+
+def test_set_vocabulary_initialises_keyword_batchnorm(sources):
+    model = build(sources, "cascaded", 0)
+    model.set_vocabulary(model.clip.subword_vocabulary(CAPTIONS))
+    table = model.clip.token_embedding.weight[model.clip.vocabulary]
+    batchnorm = model.head.selector.batchnorm
+    assert torch.allclose(batchnorm.bias[:32], table.mean(0))
+    assert torch.allclose(batchnorm.weight[32:64], table.std(0))
+
+
+def test_cascaded_output_contract(sources):
+    model = build(sources, "cascaded", 0).eval()
+    model.set_vocabulary(model.clip.subword_vocabulary(CAPTIONS))
+    with torch.no_grad():
+        out = model(torch.randn(2, 1600), torch.tensor([1.0, 0.5]))
+    assert out.parallel is None
+    assert out.cascaded.shape == (2, 32)
+    assert out.scores.shape == (2, 3, len(model.clip.vocabulary))
+    ranked = ranked_keywords(out.scores, model.clip.vocabulary, 4)
+    assert torch.equal(ranked[..., 0], out.token_ids)
+    # the cascaded embedding is CLIP's text embedding of [start, k.., end]
+    table = model.clip.token_embedding.weight
+    expected = model.clip.encode_keywords(table[out.token_ids])
+    assert torch.allclose(out.cascaded, expected, atol=1e-6)
+    # attention is zero on the padded frames of the shorter utterance
+    frames = out.attention.shape[-1]
+    valid = int(round(out.lengths[1].item() * frames))
+    assert valid < frames
+    assert torch.all(out.attention[1, :, valid:] == 0)
