@@ -19,15 +19,13 @@ path as a real checkpoint.
   under DDP); text<->image retrieval recall every validation, the best
   checkpoint kept by mean R@10. :class:`RandomResizedCrops` augments the
   training images (per image, in one call on the batch).
-* :func:`export_open_clip`: ``<name>.json`` (open_clip model config) and
-  ``<name>.pt`` (state dict) for
-  ``CLIP(name, pretrained=None, checkpoint=<name>.pt, config=<name>.json)``.
+The trained model is exported with
+:func:`speechbrain_vgs.lobes.tiny_models.export_open_clip`.
 
 Authors
  * speechbrain-vgs developers 2026
 """
 
-import json
 import math
 import os
 
@@ -503,62 +501,3 @@ class CLIPBrain(VGSBrain):
         """Sets the model's (untrained) ``logit_scale`` to the loss's."""
         with torch.no_grad():
             self.clip.logit_scale.fill_(math.log(self._logit_scale()))
-
-
-def export_open_clip(model, model_config, folder, name):
-    """Saves a CLIP in open_clip's format: model config JSON and state dict.
-
-    The config is checked against the model first (a fresh
-    ``open_clip.CLIP(**model_config)`` must accept its state dict), so the
-    export always loads.
-
-    Arguments
-    ---------
-    model : open_clip.CLIP
-        The trained model.
-    model_config : dict
-        Its open_clip config: ``embed_dim``, ``vision_cfg``, ``text_cfg``.
-    folder : str
-        Output folder (created if needed).
-    name : str
-        Model name: the files are ``<name>.json`` (open_clip names an
-        architecture after its config file) and ``<name>.pt``.
-
-    Returns
-    -------
-    checkpoint : str
-        Path of the state dict (``<folder>/<name>.pt``).
-    config : str
-        Path of the model config (``<folder>/<name>.json``).
-
-    Example
-    -------
-    >>> from speechbrain_vgs.lobes.clip import CLIP
-    >>> from speechbrain_vgs.lobes.tiny_models import tiny_clip_config
-    >>> config = tiny_clip_config(8, image_size=16, width=16, layers=1,
-    ...                           context_length=16)
-    >>> model = open_clip.CLIP(**config)
-    >>> checkpoint, config_file = export_open_clip(
-    ...     model, config, getfixture("tmpdir"), "my-clip")
-    >>> clip = CLIP("my-clip", pretrained=None, checkpoint=checkpoint,
-    ...             config=config_file)
-    >>> texts = ["a red circle"]
-    >>> torch.equal(clip.encode_text(texts), model.encode_text(
-    ...     clip.tokenizer(texts), normalize=True))
-    True
-    """
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    try:
-        open_clip.CLIP(**model_config).load_state_dict(state)
-    except (RuntimeError, TypeError) as e:
-        raise ValueError(
-            f"model_config does not describe the model to export: {e}"
-        ) from None
-    folder = os.fspath(folder)
-    os.makedirs(folder, exist_ok=True)
-    config = os.path.join(folder, f"{name}.json")
-    with open(config, "w", encoding="utf-8") as f:
-        json.dump(model_config, f, indent=2)
-    checkpoint = os.path.join(folder, f"{name}.pt")
-    torch.save(state, checkpoint)
-    return checkpoint, config

@@ -259,9 +259,63 @@ def save_tiny_clip(
     )
     torch.manual_seed(seed)
     model = open_clip.CLIP(**model_config)
+    return export_open_clip(model, model_config, folder, name)
+
+
+def export_open_clip(model, model_config, folder, name):
+    """Saves a CLIP in open_clip's format: model config JSON and state dict.
+
+    The config is checked against the model first (a fresh
+    ``open_clip.CLIP(**model_config)`` must accept its state dict), so the
+    export always loads.
+
+    Arguments
+    ---------
+    model : open_clip.CLIP
+        The trained model.
+    model_config : dict
+        Its open_clip config: ``embed_dim``, ``vision_cfg``, ``text_cfg``.
+    folder : str
+        Output folder (created if needed).
+    name : str
+        Model name: the files are ``<name>.json`` (open_clip names an
+        architecture after its config file) and ``<name>.pt``.
+
+    Returns
+    -------
+    checkpoint : str
+        Path of the state dict (``<folder>/<name>.pt``).
+    config : str
+        Path of the model config (``<folder>/<name>.json``).
+
+    Example
+    -------
+    >>> from speechbrain_vgs.lobes.clip import CLIP
+    >>> from speechbrain_vgs.lobes.tiny_models import tiny_clip_config
+    >>> config = tiny_clip_config(8, image_size=16, width=16, layers=1,
+    ...                           context_length=16)
+    >>> model = open_clip.CLIP(**config)
+    >>> checkpoint, config_file = export_open_clip(
+    ...     model, config, getfixture("tmpdir"), "my-clip")
+    >>> clip = CLIP("my-clip", pretrained=None, checkpoint=checkpoint,
+    ...             config=config_file)
+    >>> texts = ["a red circle"]
+    >>> torch.equal(clip.encode_text(texts), model.encode_text(
+    ...     clip.tokenizer(texts), normalize=True))
+    True
+    """
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    try:
+        open_clip.CLIP(**model_config).load_state_dict(state)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(
+            f"model_config does not describe the model to export: {e}"
+        ) from None
+    folder = os.fspath(folder)
+    os.makedirs(folder, exist_ok=True)
     config = os.path.join(folder, f"{name}.json")
     with open(config, "w", encoding="utf-8") as f:
         json.dump(model_config, f, indent=2)
     checkpoint = os.path.join(folder, f"{name}.pt")
-    torch.save(model.state_dict(), checkpoint)
+    torch.save(state, checkpoint)
     return checkpoint, config

@@ -27,10 +27,10 @@ from speechbrain.utils.distributed import if_main_process
 from speechbrain_vgs.clip_training import (
     CLIPBrain,
     clip_transforms,
-    export_open_clip,
     synthvgs_caption_datasets,
 )
 from speechbrain_vgs.dataio.synthvgs import build_synthvgs
+from speechbrain_vgs.lobes.tiny_models import export_open_clip
 from speechbrain_vgs.recipe import load_recipe, train_and_test
 
 if __name__ == "__main__":
