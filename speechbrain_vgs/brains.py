@@ -54,8 +54,10 @@ def train_loader_options(dataset, hparams):
 
     With ``dynamic_batching: True`` in the hparams, batches are built by
     SpeechBrain's ``DynamicBatchSampler`` from ``dynamic_batch_sampler``
-    (``max_batch_length`` in seconds of audio, ``num_buckets``,
-    ``max_batch_ex``, ...); otherwise ``train_dataloader_opts`` is used.
+    (``max_batch_length`` in seconds of padded audio, ``bucket_boundaries``
+    in seconds, ``max_batch_ex``, ...); otherwise ``train_dataloader_opts``
+    is used. Durations count up to ``max_audio_seconds`` when the hparams
+    crop training audio to it.
 
     Example
     -------
@@ -63,18 +65,20 @@ def train_loader_options(dataset, hparams):
     >>> ds = DynamicItemDataset({str(i): {"duration": 1.0 + i}
     ...                          for i in range(8)})
     >>> opts = train_loader_options(ds, {"dynamic_batching": True,
-    ...     "dynamic_batch_sampler": {"max_batch_length": 10,
-    ...                               "num_buckets": 2}})
-    >>> sum(len(b) for b in opts["batch_sampler"])
-    8
+    ...     "max_audio_seconds": 4.0,
+    ...     "dynamic_batch_sampler": {"max_batch_length": 8,
+    ...                               "bucket_boundaries": [2.0, 4.0]}})
+    >>> sorted(len(b) for b in opts["batch_sampler"])  # 5-8 s count as 4 s
+    [2, 2, 2, 2]
     """
     options = dict(hparams.get("train_dataloader_opts", {}))
     if hparams.get("dynamic_batching", False):
-        options.pop("batch_size", None)
-        options.pop("shuffle", None)
+        for option in ("batch_size", "shuffle", "drop_last"):
+            options.pop(option, None)
+        max_seconds = hparams.get("max_audio_seconds") or float("inf")
         options["batch_sampler"] = DynamicBatchSampler(
             dataset,
-            length_func=lambda entry: entry["duration"],
+            length_func=lambda entry: min(entry["duration"], max_seconds),
             **hparams["dynamic_batch_sampler"],
         )
     return options

@@ -42,6 +42,7 @@ def save_tiny_hubert(
     conv_kernel=(10, 3),
     conv_stride=(5, 2),
     conv_dim=None,
+    dropout=0.1,
 ):
     """Saves a randomly initialised tiny HuBERT as a ``transformers`` folder.
 
@@ -82,6 +83,8 @@ def save_tiny_hubert(
         Stride of each convolution.
     conv_dim : tuple of int, optional
         Channels of each convolution (default: ``hidden_size`` each).
+    dropout : float
+        Hidden, attention and activation dropout (HuBERT's 0.1 by default).
 
     Returns
     -------
@@ -110,6 +113,9 @@ def save_tiny_hubert(
         num_conv_pos_embedding_groups=2,
         feat_extract_norm="layer" if large else "group",
         do_stable_layer_norm=large,
+        hidden_dropout=dropout,
+        attention_dropout=dropout,
+        activation_dropout=dropout,
     )
     files = [os.path.join(folder, name) for name in HUBERT_FILES]
     options = {
