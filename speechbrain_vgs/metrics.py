@@ -272,9 +272,7 @@ class RetrievalStats:
             raise ValueError("ids, audio, image and image_ids differ in size")
         if self.audio and audio.dim() != self.audio[0].dim() + 1:
             raise ValueError("audio switched between pooled and frames")
-        repeated = set(ids) & self.id_set
-        if len(set(ids)) != len(ids) or repeated:
-            raise ValueError(f"utterance ids appended twice: {repeated}")
+        _check_new_ids(ids, self.id_set)
         audio = audio.detach().cpu()
         if audio.dim() == 3:
             if audio_lens is None:
@@ -414,9 +412,7 @@ class KeywordHitStats:
             raise ValueError(
                 "ids, ranked_token_ids and caption_token_ids differ in size"
             )
-        repeated = set(ids) & self.id_set
-        if len(set(ids)) != len(ids) or repeated:
-            raise ValueError(f"utterance ids appended twice: {repeated}")
+        _check_new_ids(ids, self.id_set)
         self.ids.extend(ids)
         self.id_set.update(ids)
         self.ranked.append(ranked[:, :, : max(self.ks)].long())
@@ -502,6 +498,13 @@ class KeywordHitStats:
             )
             counts.append(list(zip(ids.tolist(), occurrences.tolist())))
         return counts
+
+
+def _check_new_ids(ids, seen):
+    """Raises if ``ids`` repeat each other or an id in ``seen``."""
+    repeated = set(ids) & seen
+    if len(set(ids)) != len(ids) or repeated:
+        raise ValueError(f"utterance ids appended twice: {repeated}")
 
 
 def _hit_rate(predictions, captions):
