@@ -12,6 +12,8 @@ DEBIAN_PACKAGES := espeak-ng flite sox
 DEMO_DATA ?= data/SynthVGS-small
 DEMO_OUT ?= results/demo/SpeechCLIP-cascaded
 DEMO_EPOCHS ?= 6
+DEMO_HUBERT ?= results/demo/HuBERT
+DEMO_HUBERT_EPOCHS ?= 1
 CLIP_EXPORT := results/SynthVGS/CLIP/tiny_clip/1234/export
 
 .PHONY: demo test lint doctest pytest sysdeps install clean
@@ -32,18 +34,24 @@ $(INSTALLED): setup.py pyproject.toml
 
 install: sysdeps $(INSTALLED)
 
-# The demo: SynthVGS small (built once), the tiny CLIP (trained once), then
-# a short cascaded SpeechCLIP run (DEMO_EPOCHS, condition A only) and its
-# report. The full recipes and their measured results: recipes/SynthVGS.
+# The demo: SynthVGS small (built once), the tiny CLIP (trained once), a
+# short HuBERT pre-training (DEMO_HUBERT_EPOCHS, done once), then a short
+# cascaded SpeechCLIP run (DEMO_EPOCHS, condition A only) and its report.
+# The full recipes and their measured results: recipes/SynthVGS.
 demo: install
 	[ -f $(DEMO_DATA)/summary.json ] || $(PY) -m speechbrain_vgs.dataio.synthvgs \
 	  --size small --out $(DEMO_DATA) --seed 1234 --jobs $(JOBS)
 	[ -f $(CLIP_EXPORT)/tiny-clip-synthvgs.pt ] || $(PY) \
 	  recipes/SynthVGS/CLIP/train.py recipes/SynthVGS/CLIP/hparams/tiny_clip.yaml \
 	  --data_folder $(DEMO_DATA)
+	[ -f $(DEMO_HUBERT)/export/config.json ] || $(PY) \
+	  recipes/SynthVGS/HuBERT/train.py recipes/SynthVGS/HuBERT/hparams/tiny_hubert.yaml \
+	  --data_folder $(DEMO_DATA) --output_folder $(DEMO_HUBERT) \
+	  --number_of_epochs $(DEMO_HUBERT_EPOCHS)
 	$(PY) recipes/SynthVGS/SpeechCLIP/train.py \
 	  recipes/SynthVGS/SpeechCLIP/hparams/cascaded.yaml --data_folder $(DEMO_DATA) \
-	  --output_folder $(DEMO_OUT) --number_of_epochs $(DEMO_EPOCHS) --test_sets "[test_A]"
+	  --hubert_source $(DEMO_HUBERT)/export --output_folder $(DEMO_OUT) \
+	  --number_of_epochs $(DEMO_EPOCHS) --test_sets "[test_A]"
 	$(PY) -m speechbrain_vgs.report $(DEMO_OUT) --examples 3 --example_set test_A
 
 lint: $(INSTALLED)

@@ -86,11 +86,17 @@ def train_loader_options(dataset, hparams):
 
 class VGSBrain(sb.Brain):
     """What the project's Brains share: several named test sets whose
-    metrics go to one ``results.json``, and a train batch sampler that is
-    reshuffled every epoch.
+    metrics go to one ``results.json``, a train batch sampler that is
+    reshuffled every epoch, an optional per-update learning-rate schedule
+    and the logging of validation and test statistics.
 
-    Hparams it reads: ``results_file``.
+    Hparams it reads: ``results_file``, ``train_logger``, and optionally
+    ``lr_scheduler`` (called with the optimizer before every update, e.g.
+    SpeechBrain's ``LinearWarmupScheduler``).
     """
+
+    # How the checkpoint that is tested is chosen (``evaluate``'s keys).
+    best_checkpoint = {"max_key": BEST_KEY}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -109,6 +115,31 @@ class VGSBrain(sb.Brain):
             if hasattr(batch_sampler, "set_epoch"):
                 self.train_sampler = batch_sampler
         return loader
+
+    def on_fit_batch_start(self, batch, should_step):
+        """Sets the learning rate of this update (``lr_scheduler``)."""
+        scheduler = getattr(self.hparams, "lr_scheduler", None)
+        if scheduler is not None and should_step:
+            scheduler(self.optimizer)
+
+    def log_valid(self, epoch, stats, **meta):
+        """Logs an epoch's validation (and training) statistics, with the
+        current learning rate and any extra ``meta``."""
+        self.hparams.train_logger.log_stats(
+            stats_meta={
+                "epoch": epoch,
+                "lr": self.optimizer.param_groups[0]["lr"],
+                **meta,
+            },
+            train_stats=getattr(self, "train_stats", None),
+            valid_stats=stats,
+        )
+
+    def log_test(self, stats):
+        """Logs the statistics of the current test set."""
+        self.hparams.train_logger.log_stats(
+            stats_meta={"test set": self.test_name}, test_stats=stats
+        )
 
     def save_results(self, name, stats):
         """Records one test set's metrics and rewrites ``results_file``."""
@@ -135,7 +166,7 @@ class VGSBrain(sb.Brain):
             self.test_name = name
             self.evaluate(
                 dataset,
-                max_key=BEST_KEY,
+                **self.best_checkpoint,
                 test_loader_kwargs=dict(loader_options or {}),
             )
 
@@ -238,22 +269,15 @@ class GroundingBrain(VGSBrain):
         stats.update(self.retrieval_stats.summarize())
         stats[BEST_KEY] = mean_r10(stats)
         if stage == sb.Stage.VALID:
-            lr = self.optimizer.param_groups[0]["lr"]
             if hasattr(self.hparams, "lr_annealing"):
                 _, lr = self.hparams.lr_annealing(epoch)
                 sb.nnet.schedulers.update_learning_rate(self.optimizer, lr)
-            self.hparams.train_logger.log_stats(
-                stats_meta={"epoch": epoch, "lr": lr},
-                train_stats=getattr(self, "train_stats", None),
-                valid_stats=stats,
-            )
+            self.log_valid(epoch, stats)
             self.checkpointer.save_and_keep_only(
                 meta={BEST_KEY: stats[BEST_KEY]}, max_keys=[BEST_KEY]
             )
         else:
-            self.hparams.train_logger.log_stats(
-                stats_meta={"test set": self.test_name}, test_stats=stats
-            )
+            self.log_test(stats)
             self.save_results(self.test_name, stats)
 
 
@@ -330,12 +354,6 @@ class SpeechCLIPBrain(VGSBrain):
                 sim, image_ids
             )
         return loss
-
-    def on_fit_batch_start(self, batch, should_step):
-        """Sets the learning rate of this step (warm-up, then decay)."""
-        scheduler = getattr(self.hparams, "lr_scheduler", None)
-        if scheduler is not None and should_step:
-            scheduler(self.optimizer)
 
     def on_stage_start(self, stage, epoch=None):
         """Starts fresh evaluation accumulators out of training."""
@@ -442,22 +460,16 @@ class SpeechCLIPBrain(VGSBrain):
         stats.update(self.evaluation_stats())
         if stage == sb.Stage.VALID:
             weights = self.speechclip.upstream.layer_weights()
-            self.hparams.train_logger.log_stats(
-                stats_meta={
-                    "epoch": epoch,
-                    "lr": self.optimizer.param_groups[0]["lr"],
-                    "layer_weights": [round(w, 3) for w in weights.tolist()],
-                },
-                train_stats=getattr(self, "train_stats", None),
-                valid_stats=stats,
+            self.log_valid(
+                epoch,
+                stats,
+                layer_weights=[round(w, 3) for w in weights.tolist()],
             )
             self.checkpointer.save_and_keep_only(
                 meta={BEST_KEY: stats[BEST_KEY]}, max_keys=[BEST_KEY]
             )
             return
-        self.hparams.train_logger.log_stats(
-            stats_meta={"test set": self.test_name}, test_stats=stats
-        )
+        self.log_test(stats)
         self.save_results(self.test_name, stats)
         if if_main_process():
             self.save_keywords_and_figures()

@@ -448,12 +448,6 @@ class CLIPBrain(VGSBrain):
             self.retrieval_stats.append(batch.id, text, None, image, image_ids)
         return self.modules.loss(text @ image.t(), image_ids)
 
-    def on_fit_batch_start(self, batch, should_step):
-        """Sets the learning rate of this step (warm-up, then decay)."""
-        scheduler = getattr(self.hparams, "lr_scheduler", None)
-        if scheduler is not None and should_step:
-            scheduler(self.optimizer)
-
     def on_stage_start(self, stage, epoch=None):
         """Starts a fresh retrieval accumulator out of training."""
         if stage != sb.Stage.TRAIN:
@@ -473,22 +467,13 @@ class CLIPBrain(VGSBrain):
         stats[BEST_KEY] = mean_r10(recall)
         stats["temperature"] = 1.0 / self._logit_scale()
         if stage == sb.Stage.VALID:
-            self.hparams.train_logger.log_stats(
-                stats_meta={
-                    "epoch": epoch,
-                    "lr": self.optimizer.param_groups[0]["lr"],
-                },
-                train_stats=getattr(self, "train_stats", None),
-                valid_stats=stats,
-            )
+            self.log_valid(epoch, stats)
             self._copy_logit_scale()
             self.checkpointer.save_and_keep_only(
                 meta={BEST_KEY: stats[BEST_KEY]}, max_keys=[BEST_KEY]
             )
         else:
-            self.hparams.train_logger.log_stats(
-                stats_meta={"test set": self.test_name}, test_stats=stats
-            )
+            self.log_test(stats)
             del stats["temperature"]
             self.save_results(self.test_name, stats)
 

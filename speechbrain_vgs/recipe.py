@@ -199,11 +199,37 @@ def prepare_and_train(hparams, run_opts, prepare, options, image_root):
     return train_and_test(GroundingBrain, hparams, run_opts, datasets, ["test"])
 
 
+def synthvgs_folder(hparams):
+    """Builds SynthVGS if absent (on the main process) and returns its
+    folder.
+
+    Reads ``data_folder``, ``synthvgs_size`` and ``synthvgs_seed``.
+
+    Arguments
+    ---------
+    hparams : dict
+        The recipe's hyperparameters.
+
+    Returns
+    -------
+    str
+        ``data_folder``.
+    """
+    sb.utils.distributed.run_on_main(
+        build_synthvgs,
+        kwargs={
+            "out": hparams["data_folder"],
+            "size": hparams["synthvgs_size"],
+            "seed": hparams["synthvgs_seed"],
+        },
+    )
+    return hparams["data_folder"]
+
+
 def synthvgs_manifests(hparams):
     """Builds SynthVGS if absent and names the manifests a recipe uses.
 
-    Reads ``data_folder``, ``synthvgs_size``, ``synthvgs_seed``, ``lang``
-    and ``test_sets``.
+    Reads what :func:`synthvgs_folder` reads, ``lang`` and ``test_sets``.
 
     Arguments
     ---------
@@ -217,15 +243,7 @@ def synthvgs_manifests(hparams):
     replacements : dict
         The ``{data_root}``/``{image_root}`` placeholders' values.
     """
-    data_folder = hparams["data_folder"]
-    sb.utils.distributed.run_on_main(
-        build_synthvgs,
-        kwargs={
-            "out": data_folder,
-            "size": hparams["synthvgs_size"],
-            "seed": hparams["synthvgs_seed"],
-        },
-    )
+    data_folder = synthvgs_folder(hparams)
     folder = os.path.join(data_folder, "manifests", hparams["lang"])
     sets = ["train", "valid", *hparams["test_sets"]]
     manifests = {name: os.path.join(folder, f"{name}.json") for name in sets}

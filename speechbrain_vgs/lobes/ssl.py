@@ -38,6 +38,8 @@ Authors
  * speechbrain-vgs developers 2026
 """
 
+import os
+
 import huggingface_hub
 import torch
 import torch.nn.functional as F
@@ -90,10 +92,16 @@ class SSLUpstream(nn.Module):
 
     def __init__(self, source, save_path=None, freeze=True, layernorm=False):
         super().__init__()
+        source = os.fspath(source)
+        if not os.path.isdir(source) and not is_hub_id(source):
+            raise FileNotFoundError(
+                f"{source}: no such model folder (and not a hub id such as "
+                "facebook/hubert-base-ls960)"
+            )
         if save_path is None:
             save_path = huggingface_hub.constants.HF_HUB_CACHE
         self.ssl = Wav2Vec2(
-            str(source),
+            source,
             save_path=str(save_path),
             freeze=freeze,
             output_all_hiddens=True,
@@ -189,22 +197,9 @@ class SSLUpstream(nn.Module):
         >>> feats.shape, lens
         (torch.Size([1, 39, 32]), tensor([1.]))
         """
+        hidden_states, frames = self.hidden_states(wavs, lengths)
         if lengths is None:
-            lengths = torch.ones(wavs.shape[0])
-        lengths = lengths.to(wavs.device)
-        sample_mask = length_mask(lengths, wavs.shape[1])
-        samples = sample_mask.sum(1)
-        frames = self.ssl.model._get_feat_extract_output_lengths(samples)
-        if (frames < 1).any():
-            raise ValueError(
-                f"utterances of {samples[frames < 1].tolist()} samples are "
-                "shorter than the model's receptive field"
-            )
-        if self.freeze:
-            with torch.no_grad():
-                hidden_states = self._hidden_states(wavs, sample_mask)
-        else:
-            hidden_states = self._hidden_states(wavs, sample_mask)
+            lengths = torch.ones(wavs.shape[0], device=wavs.device)
         max_frames = hidden_states[0].shape[1]
         frame_mask = (
             torch.arange(max_frames, device=frames.device) < frames[:, None]
@@ -218,8 +213,66 @@ class SSLUpstream(nn.Module):
         features = features.masked_fill(~frame_mask.unsqueeze(-1), 0)
         return features, frames.to(lengths.dtype) / max_frames
 
-    def _hidden_states(self, wavs, sample_mask):
+    def hidden_states(self, wavs, lengths=None, mask=None):
+        """All hidden states of the model, padding-aware (see the module).
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Waveforms ``[B, S]`` at the model's sampling rate (16 kHz).
+        lengths : torch.Tensor, optional
+            Relative lengths ``[B]``; ``None`` means no padding.
+        mask : torch.Tensor, optional
+            Boolean ``[B, T]``: frames whose convolutional features are
+            replaced by the model's learned mask embedding before the
+            transformer (HuBERT's masked prediction, see
+            :mod:`speechbrain_vgs.hubert_pretraining`).
+
+        Returns
+        -------
+        hidden_states : tuple of torch.Tensor
+            ``num_layers`` tensors ``[B, T, dim]`` (padded frames are not
+            zeroed).
+        frames : torch.Tensor
+            Valid frames per utterance ``[B]`` (long).
+
+        Example
+        -------
+        >>> from speechbrain_vgs.lobes.tiny_models import save_tiny_hubert
+        >>> upstream = SSLUpstream(save_tiny_hubert(getfixture("tmpdir")))
+        >>> states, frames = upstream.hidden_states(
+        ...     torch.randn(2, 400), torch.tensor([1.0, 0.5]))
+        >>> len(states), states[-1].shape, frames
+        (3, torch.Size([2, 39, 32]), tensor([39, 19]))
+        """
+        if lengths is None:
+            lengths = torch.ones(wavs.shape[0])
+        sample_mask = length_mask(lengths.to(wavs.device), wavs.shape[1])
+        samples = sample_mask.sum(1)
+        frames = self.ssl.model._get_feat_extract_output_lengths(samples)
+        if (frames < 1).any():
+            raise ValueError(
+                f"utterances of {samples[frames < 1].tolist()} samples are "
+                "shorter than the model's receptive field"
+            )
+        if self.freeze:
+            with torch.no_grad():
+                states = self._run_model(wavs, sample_mask, mask)
+        else:
+            states = self._run_model(wavs, sample_mask, mask)
+        return states, frames
+
+    def _run_model(self, wavs, sample_mask, mask):
         """Runs the HuggingFace model with padding-aware normalisations."""
+        model = self.ssl.model
+        if mask is not None and not hasattr(model, "masked_spec_embed"):
+            raise ValueError(
+                "this model has no mask embedding (its config has "
+                "mask_time_prob = 0), so frames cannot be masked"
+            )
+        # transformers applies the given mask only with SpecAugment on
+        # (SpeechBrain's wrapper turns it off: no random masking here)
+        model.config.apply_spec_augment = mask is not None
         wavs = wavs.masked_fill(~sample_mask, 0)
         if self.ssl.normalize_wav:
             wavs = normalize_valid(wavs, sample_mask)
@@ -238,12 +291,30 @@ class SSLUpstream(nn.Module):
             out = self.ssl.model(
                 wavs,
                 attention_mask=sample_mask.long(),
+                mask_time_indices=mask,
                 output_hidden_states=True,
             )
         finally:
             if hook is not None:
                 hook.remove()
         return out.hidden_states
+
+
+def is_hub_id(source):
+    """Whether ``source`` reads as a HuggingFace hub id (``name`` or
+    ``owner/name``) rather than a path.
+
+    Example
+    -------
+    >>> is_hub_id("facebook/hubert-base-ls960"), is_hub_id("results/x/export")
+    (True, False)
+    >>> is_hub_id("./hubert"), is_hub_id("/models/hubert")
+    (False, False)
+    """
+    parts = source.split("/")
+    return len(parts) <= 2 and all(
+        part and not part.startswith(".") for part in parts
+    )
 
 
 def normalize_valid(wavs, sample_mask):

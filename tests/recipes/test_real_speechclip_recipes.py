@@ -31,7 +31,6 @@ RECIPES = [
     ("SpokenCOCO", "cascaded_large"),
 ]
 SMALL = [
-    "--hubert_dim=32",
     "--clip_name=tiny-clip",
     "--clip_pretrained=null",  # must become None: no tag for tiny-clip
     "--batch_size=4",

@@ -14,14 +14,12 @@ from recipe_runner import check_speechclip_results, run_recipe
 
 from speechbrain_vgs.brains import BEST_KEY
 from speechbrain_vgs.inference import SpeechCLIPInference
-from speechbrain_vgs.lobes.tiny_models import save_tiny_clip
+from speechbrain_vgs.lobes.tiny_models import save_tiny_clip, save_tiny_hubert
 
 SCRIPT = "recipes/SynthVGS/SpeechCLIP/train.py"
 HPARAMS = "recipes/SynthVGS/SpeechCLIP/hparams/{}.yaml"
 TINY = [
     "--synthvgs_size=tiny",
-    "--hubert_dim=32",
-    "--hubert_layers=1",
     "--batch_size=4",
     "--num_workers=0",
     "--test_sets=[test_A]",
@@ -30,9 +28,16 @@ TINY = [
 
 @pytest.fixture(scope="module")
 def clip_overrides(tmp_path_factory):
+    """A tiny random CLIP and HuBERT instead of the exports of the CLIP and
+    HuBERT recipes."""
     folder = tmp_path_factory.mktemp("clip")
     save_tiny_clip(folder, name="tiny-clip")
-    return [f"--clip_folder={folder}", "--clip_name=tiny-clip"]
+    hubert = save_tiny_hubert(tmp_path_factory.mktemp("hubert"))
+    return [
+        f"--clip_folder={folder}",
+        "--clip_name=tiny-clip",
+        f"--hubert_source={hubert}",
+    ]
 
 
 @pytest.mark.parametrize("variant", ["parallel", "hybrid"])

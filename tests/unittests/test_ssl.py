@@ -166,3 +166,9 @@ def test_too_short_utterance_is_an_error(hubert_folders):
     upstream = SSLUpstream(hubert_folders["base"])
     with pytest.raises(ValueError, match=r"\[10\] samples"):
         upstream(torch.randn(2, 400), torch.tensor([1.0, 0.025]))
+
+
+def test_missing_folder_is_named(tmp_path):
+    missing = tmp_path / "results" / "export"
+    with pytest.raises(FileNotFoundError, match=r"results/export: no such"):
+        SSLUpstream(missing)

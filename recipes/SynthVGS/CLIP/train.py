@@ -21,7 +21,6 @@ Authors
 
 import sys
 
-import speechbrain as sb
 from speechbrain.utils.distributed import if_main_process
 
 from speechbrain_vgs.clip_training import (
@@ -29,22 +28,13 @@ from speechbrain_vgs.clip_training import (
     clip_transforms,
     synthvgs_caption_datasets,
 )
-from speechbrain_vgs.dataio.synthvgs import build_synthvgs
 from speechbrain_vgs.lobes.tiny_models import export_open_clip
-from speechbrain_vgs.recipe import load_recipe, train_and_test
+from speechbrain_vgs.recipe import load_recipe, synthvgs_folder, train_and_test
 
 if __name__ == "__main__":
     hparams, run_opts = load_recipe(sys.argv[1:])
-    sb.utils.distributed.run_on_main(
-        build_synthvgs,
-        kwargs={
-            "out": hparams["data_folder"],
-            "size": hparams["synthvgs_size"],
-            "seed": hparams["synthvgs_seed"],
-        },
-    )
     datasets = synthvgs_caption_datasets(
-        hparams["data_folder"],
+        synthvgs_folder(hparams),
         *clip_transforms(hparams["clip"]),
         lang=hparams["lang"],
     )

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Recipe: SpeechCLIP (parallel, cascaded, hybrid) on SynthVGS.
 
-A tiny HuBERT (saved with ``save_pretrained``, loaded like
-``facebook/hubert-base-ls960``) reads English spoken captions; a tiny CLIP
-trained on SynthVGS images and English captions by ``recipes/SynthVGS/CLIP``
-(loaded like ``ViT-B-32``) stays frozen. Builds the corpus if it is absent,
+A small HuBERT pre-trained on SynthVGS speech by ``recipes/SynthVGS/HuBERT``
+(saved with ``save_pretrained``, loaded like ``facebook/hubert-base-ls960``)
+reads English spoken captions; a tiny CLIP trained on SynthVGS images and
+English captions by ``recipes/SynthVGS/CLIP`` (loaded like ``ViT-B-32``).
+Both stay frozen. Builds the corpus if it is absent,
 keeps the best checkpoint by validation mean R@10 and tests on conditions
 A-D: speech<->image recall, zero-shot speech<->text recall and keyword hit
 rates land in ``<output_folder>/results.json``, keywords in
@@ -12,7 +13,7 @@ rates land in ``<output_folder>/results.json``, keywords in
 experiment's ``hyperparams.yaml`` loads through
 ``speechbrain_vgs.inference.SpeechCLIPInference``.
 
-To run, from the repository root (after the CLIP recipe)::
+To run, from the repository root (after the CLIP and HuBERT recipes)::
 
     python recipes/SynthVGS/SpeechCLIP/train.py \
         recipes/SynthVGS/SpeechCLIP/hparams/cascaded.yaml

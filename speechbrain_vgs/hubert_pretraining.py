@@ -1,0 +1,509 @@
+"""HuBERT pre-training (masked prediction of MFCC clusters) from scratch.
+
+No pretrained HuBERT can be downloaded offline, yet SpeechCLIP assumes one:
+a frozen upstream whose layers already encode speech. The SynthVGS chain
+therefore pre-trains a small ``transformers`` HuBERT on SynthVGS speech with
+the first iteration of HuBERT's own objective (Hsu et al. 2021) and exports
+it with ``save_pretrained``, so that
+:class:`speechbrain_vgs.lobes.ssl.SSLUpstream` loads it exactly as it loads
+``facebook/hubert-base-ls960`` (``recipes/SynthVGS/HuBERT``). No transcript
+is used.
+
+* :class:`MFCCClusters`: the targets. 39-dimensional MFCCs (13 cepstra,
+  deltas, double deltas) at the model's frame rate, standardised, assigned
+  to the nearest of ``num_clusters`` k-means centroids (:func:`kmeans`,
+  fitted once on a sample of the training speech by :func:`fit_targets`).
+* :func:`span_mask`: HuBERT's masking, spans of ``span`` frames starting at
+  ``mask_prob / span`` of the valid frames (about half the frames masked at
+  HuBERT's 0.8 and 10); masked frames get the model's learned mask
+  embedding before the transformer.
+* :class:`ClusterPredictor`: HuBERT's head, a projection of the last
+  layer scored by cosine similarity (temperature 0.1) against one learned
+  embedding per cluster.
+* :class:`HuBERTPretrainBrain`: cross-entropy on the masked frames;
+  validation logs the masked-frame accuracy and keeps the checkpoint of
+  the lowest validation loss. :func:`export_hubert` writes the upstream's
+  model and feature extractor as a ``transformers`` folder.
+* :func:`speech_dataset`: the waveforms of one or more manifests, randomly
+  cropped for training.
+
+Authors
+ * speechbrain-vgs developers 2026
+"""
+
+import logging
+import os
+
+import speechbrain as sb
+import torch
+import torch.nn.functional as F
+from speechbrain.dataio.dataset import DynamicItemDataset
+from speechbrain.lobes.features import MFCC
+from speechbrain.utils.data_pipeline import provides, takes
+from torch import nn
+
+from speechbrain_vgs.brains import VGSBrain
+from speechbrain_vgs.dataio.manifest import DataError, load_manifest
+from speechbrain_vgs.dataio.pipelines import random_crop, read_wav
+from speechbrain_vgs.similarity import length_mask
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+
+
+def kmeans(points, num_clusters, iterations=20, seed=0):
+    """Lloyd's k-means with k-means++ initialisation.
+
+    Arguments
+    ---------
+    points : torch.Tensor
+        ``[N, D]`` float.
+    num_clusters : int
+        Number of centroids (at most ``N``).
+    iterations : int
+        Lloyd iterations after the initialisation.
+    seed : int
+        Seed of the initialisation (the result is deterministic).
+
+    Returns
+    -------
+    centroids : torch.Tensor
+        ``[num_clusters, D]``; a centroid that loses all its points keeps
+        its previous position.
+
+    Example
+    -------
+    >>> points = torch.cat([torch.randn(50, 2) * 0.1,
+    ...                     torch.randn(50, 2) * 0.1 + 5])
+    >>> centroids = kmeans(points, 2)
+    >>> sorted(round(c) for c in centroids[:, 0].tolist())
+    [0, 5]
+    """
+    if not 0 < num_clusters <= len(points):
+        raise ValueError(
+            f"num_clusters must be in [1, {len(points)}], got {num_clusters}"
+        )
+    points = points.float()
+    generator = torch.Generator().manual_seed(seed)
+    first = torch.randint(len(points), (1,), generator=generator)
+    centroids = points[first]
+    nearest = torch.cdist(points, centroids).squeeze(1) ** 2
+    for _ in range(num_clusters - 1):
+        probs = nearest / nearest.sum() if nearest.sum() > 0 else None
+        if probs is None:
+            pick = torch.randint(len(points), (1,), generator=generator)
+        else:
+            pick = torch.multinomial(probs, 1, generator=generator)
+        centroids = torch.cat([centroids, points[pick]])
+        distance = torch.cdist(points, points[pick]).squeeze(1) ** 2
+        nearest = torch.minimum(nearest, distance)
+    for _ in range(iterations):
+        assignment = torch.cdist(points, centroids).argmin(1)
+        counts = torch.bincount(assignment, minlength=num_clusters)
+        sums = torch.zeros_like(centroids).index_add_(0, assignment, points)
+        filled = counts > 0
+        centroids[filled] = sums[filled] / counts[filled, None].float()
+    return centroids
+
+
+class MFCCClusters(nn.Module):
+    """HuBERT's first-iteration targets: k-means clusters of MFCC frames.
+
+    MFCCs (13 cepstra from 23 mel bands, with deltas and double deltas:
+    39 dimensions, 25 ms windows) are computed every ``frame_shift_ms``,
+    standardised with the statistics of the fitting data, and each frame
+    is labelled with its nearest centroid. Label ``t + 1`` is centred
+    ``(t + 1) * shift`` samples into the audio, the closest to the centre
+    of HuBERT frame ``t`` (whose receptive field starts at ``t * shift``),
+    so ``forward`` returns labels ``1 .. T`` for ``T`` model frames.
+
+    Arguments
+    ---------
+    num_clusters : int
+        Number of clusters (HuBERT: 100).
+    frame_shift_ms : float
+        The model's frame shift (HuBERT: 20 ms).
+    sample_rate : int
+        Audio sample rate.
+
+    Example
+    -------
+    >>> targets = MFCCClusters(num_clusters=4)
+    >>> wavs = [torch.randn(8000) for _ in range(3)]
+    >>> targets.fit(wavs)
+    >>> labels = targets(torch.stack(wavs), num_frames=24)
+    >>> labels.shape, bool((labels < 4).all())
+    (torch.Size([3, 24]), True)
+    """
+
+    def __init__(self, num_clusters=100, frame_shift_ms=20, sample_rate=16000):
+        super().__init__()
+        self.num_clusters = num_clusters
+        self.mfcc = MFCC(
+            deltas=True,
+            context=False,
+            n_mfcc=13,
+            n_mels=23,
+            sample_rate=sample_rate,
+            hop_length=frame_shift_ms,
+        )
+        self.register_buffer("mean", torch.zeros(39))
+        self.register_buffer("std", torch.ones(39))
+        self.register_buffer("centroids", torch.zeros(num_clusters, 39))
+        self.fitted = False
+
+    @torch.no_grad()
+    def features(self, wavs):
+        """Standardised MFCC frames ``[B, frames, 39]`` of ``[B, S]``."""
+        return (self.mfcc(wavs) - self.mean) / self.std
+
+    @torch.no_grad()
+    def fit(self, wavs, iterations=20, seed=0):
+        """Fits the standardisation and the centroids on waveforms.
+
+        Arguments
+        ---------
+        wavs : iterable of torch.Tensor
+            Waveforms ``[S]`` (e.g. a sample of the training utterances).
+        iterations : int
+            k-means iterations.
+        seed : int
+            k-means seed.
+        """
+        self.mean.zero_()
+        self.std.fill_(1)
+        frames = torch.cat([self.features(w.unsqueeze(0))[0] for w in wavs])
+        self.mean.copy_(frames.mean(0))
+        self.std.copy_(frames.std(0).clamp_min(1e-5))
+        frames = (frames - self.mean) / self.std
+        self.centroids.copy_(
+            kmeans(frames, self.num_clusters, iterations, seed)
+        )
+        self.fitted = True
+
+    @torch.no_grad()
+    def forward(self, wavs, num_frames):
+        """Cluster labels ``[B, num_frames]`` (long) of waveforms ``[B, S]``."""
+        if not self.fitted:
+            raise RuntimeError("MFCCClusters: call fit() first")
+        features = self.features(wavs)[:, 1 : num_frames + 1]
+        if features.shape[1] < num_frames:
+            raise ValueError(
+                f"{wavs.shape[1]} samples give {features.shape[1] + 1} MFCC "
+                f"frames, too few for {num_frames} model frames"
+            )
+        centroids = self.centroids.expand(len(features), -1, -1)
+        return torch.cdist(features, centroids).argmin(-1)
+
+
+def fit_targets(targets, dataset, num_utterances, seed=0):
+    """Fits :class:`MFCCClusters` on a random sample of a speech dataset.
+
+    Arguments
+    ---------
+    targets : MFCCClusters
+        The targets to fit.
+    dataset : DynamicItemDataset
+        A dataset with the item ``sig`` (e.g. :func:`speech_dataset`).
+    num_utterances : int
+        Utterances drawn (all of them if the dataset is smaller).
+    seed : int
+        Seed of the draw and of the k-means.
+
+    Example
+    -------
+    >>> from speechbrain.dataio.dataset import DynamicItemDataset
+    >>> data = {str(i): {"sig": torch.randn(4000)} for i in range(5)}
+    >>> dataset = DynamicItemDataset(data, output_keys=["sig"])
+    >>> targets = MFCCClusters(num_clusters=3)
+    >>> fit_targets(targets, dataset, num_utterances=2)
+    >>> targets.fitted
+    True
+    """
+    generator = torch.Generator().manual_seed(seed)
+    sample = torch.randperm(len(dataset), generator=generator)
+    with dataset.output_keys_as(["sig"]):
+        wavs = [dataset[i]["sig"] for i in sample[:num_utterances].tolist()]
+    targets.fit(wavs, seed=seed)
+
+
+def span_mask(frames, max_frames, mask_prob=0.8, span=10, generator=None):
+    """HuBERT's time mask: random spans over each utterance's valid frames.
+
+    Each utterance of ``n`` valid frames gets ``int(mask_prob * n / span +
+    u)`` spans (``u`` uniform in [0, 1), at least one), each of ``span``
+    frames (fewer if ``n < span``) starting anywhere they fit; spans may
+    overlap. Padded frames are never masked.
+
+    Arguments
+    ---------
+    frames : torch.Tensor
+        Valid frames per utterance ``[B]``.
+    max_frames : int
+        Padded length ``T``.
+    mask_prob : float
+        Share of the valid frames that start a span.
+    span : int
+        Span length in frames.
+    generator : torch.Generator, optional
+        Random source.
+
+    Returns
+    -------
+    mask : torch.Tensor
+        Boolean ``[B, T]``, True on masked frames.
+
+    Example
+    -------
+    >>> mask = span_mask(torch.tensor([100, 30]), 100)
+    >>> mask.shape, bool(mask[1, 30:].any())
+    (torch.Size([2, 100]), False)
+    >>> 0.2 < mask[0].float().mean().item() < 0.9
+    True
+    """
+    mask = torch.zeros(len(frames), max_frames, dtype=torch.bool)
+    for b, n in enumerate(frames.tolist()):
+        length = min(span, n)
+        u = torch.rand((), generator=generator).item()
+        count = max(1, int(mask_prob * n / span + u))
+        starts = torch.randint(n - length + 1, (count,), generator=generator)
+        for start in starts.tolist():
+            mask[b, start : start + length] = True
+    return mask.to(frames.device)
+
+
+class ClusterPredictor(nn.Module):
+    """HuBERT's prediction head: cosine similarity of projected frames to
+    learned cluster embeddings, divided by a temperature.
+
+    Arguments
+    ---------
+    input_dim : int
+        Width of the model's last layer.
+    num_clusters : int
+        Number of target clusters.
+    proj_dim : int
+        Projection and embedding width (HuBERT Base: 256).
+    temperature : float
+        Logit temperature (HuBERT: 0.1).
+
+    Example
+    -------
+    >>> head = ClusterPredictor(16, num_clusters=5, proj_dim=8)
+    >>> logits = head(torch.randn(2, 7, 16))
+    >>> logits.shape, bool(logits.abs().max() <= 10 + 1e-5)
+    (torch.Size([2, 7, 5]), True)
+    """
+
+    def __init__(self, input_dim, num_clusters, proj_dim=256, temperature=0.1):
+        super().__init__()
+        self.proj = nn.Linear(input_dim, proj_dim)
+        self.embeddings = nn.Parameter(torch.randn(num_clusters, proj_dim))
+        self.temperature = temperature
+
+    def forward(self, hidden):
+        """Logits ``[B, T, num_clusters]`` of hidden states ``[B, T, D]``."""
+        projected = F.normalize(self.proj(hidden), dim=-1)
+        embeddings = F.normalize(self.embeddings, dim=-1)
+        return projected @ embeddings.t() / self.temperature
+
+
+def speech_dataset(manifests, replacements, max_audio_seconds=None):
+    """The utterances of several manifests as one speech-only dataset.
+
+    Arguments
+    ---------
+    manifests : list of str
+        JSON manifests (DESIGN section 2; only ``wav`` and ``duration`` are
+        needed). Utterance ids must be unique across them.
+    replacements : dict
+        Values of the ``{data_root}`` placeholder.
+    max_audio_seconds : float, optional
+        Random crop of longer utterances (``None``: whole utterances).
+
+    Returns
+    -------
+    DynamicItemDataset
+        Output keys ``id`` and ``sig``; entries keep ``duration``.
+
+    Raises
+    ------
+    DataError
+        Naming the manifest of an entry without ``wav``/``duration``, or
+        the two manifests that share an utterance id.
+
+    Example
+    -------
+    >>> import numpy as np, soundfile
+    >>> from speechbrain_vgs.dataio.manifest import write_json
+    >>> tmp = getfixture("tmpdir")
+    >>> soundfile.write(str(tmp / "u.wav"), np.zeros(3200), 16000)
+    >>> write_json(tmp / "a.json", {"a": {"wav": "{data_root}/u.wav",
+    ...                                   "duration": 0.2}})
+    >>> write_json(tmp / "b.json", {"b": {"wav": "{data_root}/u.wav",
+    ...                                   "duration": 0.2}})
+    >>> ds = speech_dataset([tmp / "a.json", tmp / "b.json"],
+    ...                     {"data_root": str(tmp)}, max_audio_seconds=0.1)
+    >>> len(ds), ds[1]["id"], ds[1]["sig"].shape
+    (2, 'b', torch.Size([1600]))
+    """
+    data, sources = {}, {}
+    for path in manifests:
+        path = os.fspath(path)
+        for utt_id, entry in load_manifest(path, ("wav", "duration")).items():
+            if utt_id in data:
+                raise DataError(
+                    f"{path}: utterance {utt_id!r} is also in {sources[utt_id]}"
+                )
+            data[utt_id] = {
+                "wav": entry["wav"].format(**replacements),
+                "duration": entry["duration"],
+            }
+            sources[utt_id] = path
+    max_samples = None
+    if max_audio_seconds is not None:
+        max_samples = int(round(max_audio_seconds * SAMPLE_RATE))
+
+    @takes("wav")
+    @provides("sig")
+    def audio_pipeline(wav):
+        sig = read_wav(wav, SAMPLE_RATE)
+        if max_samples is not None:
+            sig = random_crop(sig, max_samples)
+        return sig
+
+    return DynamicItemDataset(
+        data, dynamic_items=[audio_pipeline], output_keys=["id", "sig"]
+    )
+
+
+class HuBERTPretrainBrain(VGSBrain):
+    """Pre-trains an upstream with HuBERT's masked cluster prediction.
+
+    Modules (``modules`` in the hparams): ``upstream``, a trainable
+    :class:`speechbrain_vgs.lobes.ssl.SSLUpstream` (its last hidden state
+    is used), ``head``, a :class:`ClusterPredictor`, and ``targets``, a
+    fitted :class:`MFCCClusters`.
+
+    Hparams it reads: ``mask_prob`` and ``mask_length`` (see :func:`span_mask`),
+    ``train_logger``, and optionally ``lr_scheduler`` (called with the
+    optimizer before every training step). The loss is the cross-entropy
+    of the masked valid frames; validation also masks (its masks are drawn
+    from a fixed seed, so that epochs compare) and logs the masked-frame
+    accuracy; the checkpoint with the lowest validation loss is kept.
+
+    Example
+    -------
+    >>> from speechbrain.dataio.batch import PaddedBatch
+    >>> from speechbrain_vgs.lobes.ssl import SSLUpstream
+    >>> from speechbrain_vgs.lobes.tiny_models import save_tiny_hubert
+    >>> folder = save_tiny_hubert(getfixture("tmpdir"), conv_kernel=(400, 2),
+    ...                           conv_stride=(160, 2))
+    >>> upstream = SSLUpstream(folder, freeze=False)
+    >>> targets = MFCCClusters(num_clusters=4)
+    >>> targets.fit([torch.randn(8000)])
+    >>> brain = HuBERTPretrainBrain(
+    ...     modules={"upstream": upstream, "targets": targets,
+    ...              "head": ClusterPredictor(32, 4, proj_dim=8)},
+    ...     hparams={"mask_prob": 0.8, "mask_length": 5},
+    ...     run_opts={"device": "cpu"})
+    >>> batch = PaddedBatch([{"id": "a", "sig": torch.randn(8000)},
+    ...                      {"id": "b", "sig": torch.randn(6000)}])
+    >>> out = brain.compute_forward(batch, sb.Stage.TRAIN)
+    >>> out[0].shape, out[1].shape
+    (torch.Size([2, 24, 4]), torch.Size([2, 24]))
+    >>> brain.compute_objectives(out, batch, sb.Stage.TRAIN).shape
+    torch.Size([])
+    """
+
+    best_checkpoint = {"min_key": "loss"}
+
+    def compute_forward(self, batch, stage):
+        """Logits, targets and the mask of masked valid frames."""
+        batch = batch.to(self.device)
+        wavs, lengths = batch.sig
+        upstream = self.modules.upstream
+        upstream = getattr(upstream, "module", upstream)
+        samples = length_mask(lengths, wavs.shape[1]).sum(1)
+        padded = torch.tensor(wavs.shape[1])
+        count = upstream.ssl.model._get_feat_extract_output_lengths
+        frames, max_frames = count(samples), int(count(padded))
+        generator = None
+        if stage != sb.Stage.TRAIN:
+            generator = self.valid_generator
+        mask = span_mask(
+            frames,
+            max_frames,
+            self.hparams.mask_prob,
+            self.hparams.mask_length,
+            generator,
+        )
+        states, _ = upstream.hidden_states(wavs, lengths, mask=mask)
+        targets = self.modules.targets(wavs, max_frames)
+        return self.modules.head(states[-1]), targets, mask
+
+    def compute_objectives(self, predictions, batch, stage):
+        """Cross-entropy of the masked frames (accuracy out of training)."""
+        logits, targets, mask = predictions
+        logits, targets = logits[mask], targets[mask]
+        if stage != sb.Stage.TRAIN:
+            self.correct += (logits.argmax(-1) == targets).sum().item()
+            self.counted += targets.numel()
+        return F.cross_entropy(logits.float(), targets)
+
+    def on_stage_start(self, stage, epoch=None):
+        """Resets the accuracy counts and the validation mask seed."""
+        self.correct = self.counted = 0
+        self.valid_generator = torch.Generator().manual_seed(0)
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Logs; keeps the checkpoint of the lowest validation loss."""
+        stats = {"loss": stage_loss}
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = stats
+            return
+        stats["masked_accuracy"] = self.correct / max(self.counted, 1)
+        if stage == sb.Stage.VALID:
+            self.log_valid(epoch, stats)
+            self.checkpointer.save_and_keep_only(
+                meta={"loss": stage_loss}, min_keys=["loss"]
+            )
+        else:
+            self.log_test(stats)
+            self.save_results(self.test_name, stats)
+
+
+def export_hubert(upstream, folder):
+    """Saves an upstream's model and feature extractor with
+    ``save_pretrained``: a folder that
+    :class:`speechbrain_vgs.lobes.ssl.SSLUpstream` (or ``transformers``)
+    loads as it loads a hub model.
+
+    Arguments
+    ---------
+    upstream : speechbrain_vgs.lobes.ssl.SSLUpstream
+        The (trained) upstream.
+    folder : str
+        Output folder.
+
+    Returns
+    -------
+    folder : str
+
+    Example
+    -------
+    >>> from speechbrain_vgs.lobes.ssl import SSLUpstream
+    >>> from speechbrain_vgs.lobes.tiny_models import save_tiny_hubert
+    >>> tmp = getfixture("tmpdir")
+    >>> upstream = SSLUpstream(save_tiny_hubert(tmp / "a"), freeze=False)
+    >>> copy = SSLUpstream(export_hubert(upstream, tmp / "b"))
+    >>> wav = torch.randn(1, 800)
+    >>> torch.equal(copy.hidden_states(wav)[0][-1],
+    ...             upstream.eval().hidden_states(wav)[0][-1])
+    True
+    """
+    folder = os.fspath(folder)
+    upstream.ssl.model.save_pretrained(folder)
+    upstream.ssl.feature_extractor.save_pretrained(folder)
+    return folder
