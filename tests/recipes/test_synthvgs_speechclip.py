@@ -32,7 +32,11 @@ def clip_overrides(tmp_path_factory):
     HuBERT recipes."""
     folder = tmp_path_factory.mktemp("clip")
     save_tiny_clip(folder, name="tiny-clip")
-    hubert = save_tiny_hubert(tmp_path_factory.mktemp("hubert"))
+    hubert = save_tiny_hubert(  # HuBERT's 50 Hz, as the HuBERT recipe's
+        tmp_path_factory.mktemp("hubert"),
+        conv_kernel=(400, 2),
+        conv_stride=(160, 2),
+    )
     return [
         f"--clip_folder={folder}",
         "--clip_name=tiny-clip",

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Recipe: a small HuBERT pre-trained from scratch on SynthVGS speech with
 HuBERT's masked prediction of MFCC clusters, exported as a ``transformers``
-folder for SpeechCLIP's frozen upstream.
+folder for SpeechCLIP's upstream.
 
 Builds the corpus if it is absent, fits the k-means targets on a sample of
 the training speech (all caption languages, no transcripts), trains with
