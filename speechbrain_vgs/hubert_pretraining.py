@@ -31,7 +31,6 @@ Authors
  * speechbrain-vgs developers 2026
 """
 
-import logging
 import os
 
 import speechbrain as sb
@@ -39,17 +38,12 @@ import torch
 import torch.nn.functional as F
 from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.lobes.features import MFCC
-from speechbrain.utils.data_pipeline import provides, takes
 from torch import nn
 
-from speechbrain_vgs.brains import VGSBrain
+from speechbrain_vgs.brains import SAMPLE_RATE, VGSBrain
 from speechbrain_vgs.dataio.manifest import DataError, load_manifest
-from speechbrain_vgs.dataio.pipelines import random_crop, read_wav
+from speechbrain_vgs.dataio.pipelines import audio_item
 from speechbrain_vgs.similarity import length_mask
-
-logger = logging.getLogger(__name__)
-
-SAMPLE_RATE = 16000
 
 
 def kmeans(points, num_clusters, iterations=20, seed=0):
@@ -361,20 +355,10 @@ def speech_dataset(manifests, replacements, max_audio_seconds=None):
                 "duration": entry["duration"],
             }
             sources[utt_id] = path
-    max_samples = None
-    if max_audio_seconds is not None:
-        max_samples = int(round(max_audio_seconds * SAMPLE_RATE))
-
-    @takes("wav")
-    @provides("sig")
-    def audio_pipeline(wav):
-        sig = read_wav(wav, SAMPLE_RATE)
-        if max_samples is not None:
-            sig = random_crop(sig, max_samples)
-        return sig
-
     return DynamicItemDataset(
-        data, dynamic_items=[audio_pipeline], output_keys=["id", "sig"]
+        data,
+        dynamic_items=[audio_item(SAMPLE_RATE, max_audio_seconds)],
+        output_keys=["id", "sig"],
     )
 
 

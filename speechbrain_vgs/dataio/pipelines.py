@@ -82,6 +82,44 @@ def random_crop(wav, max_samples, generator=None):
     return wav[start : start + max_samples]
 
 
+def audio_item(sample_rate=16000, max_audio_seconds=None):
+    """The dynamic item ``wav`` (path) -> ``sig`` (waveform) of a dataset.
+
+    Arguments
+    ---------
+    sample_rate : int
+        Audio is read (and resampled if needed) at this rate.
+    max_audio_seconds : float, optional
+        Randomly crop longer audio to this length (``None``: whole).
+
+    Returns
+    -------
+    callable
+        A SpeechBrain dynamic item (``takes("wav")``, ``provides("sig")``).
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> path = str(getfixture("tmpdir") / "a.wav")
+    >>> soundfile.write(path, np.zeros(3200), 16000)
+    >>> audio_item(max_audio_seconds=0.1)(path).shape
+    torch.Size([1600])
+    """
+    max_samples = None
+    if max_audio_seconds is not None:
+        max_samples = int(round(max_audio_seconds * sample_rate))
+
+    @takes("wav")
+    @provides("sig")
+    def audio_pipeline(wav):
+        sig = read_wav(wav, sample_rate)
+        if max_samples is not None:
+            sig = random_crop(sig, max_samples)
+        return sig
+
+    return audio_pipeline
+
+
 def image_transform(size=224, resize=None, train_crop=False, crop_scale=None):
     """Builds the image preprocessing of DAVEnet/ResDAVEnet (DESIGN 4).
 
@@ -211,17 +249,6 @@ def vgs_dataset(
     required = (*VGS_KEYS, "text") if text else VGS_KEYS
     check_manifest(dataset.data, manifest_path, required)
     index = image_index(dataset.data)
-    max_samples = None
-    if max_audio_seconds is not None:
-        max_samples = int(round(max_audio_seconds * sample_rate))
-
-    @takes("wav")
-    @provides("sig")
-    def audio_pipeline(wav):
-        sig = read_wav(wav, sample_rate)
-        if max_samples is not None:
-            sig = random_crop(sig, max_samples)
-        return sig
 
     @takes("image", "image_id")
     @provides("img", "image_idx")
@@ -234,7 +261,7 @@ def vgs_dataset(
     def image_index_pipeline(image_id):
         return index[image_id]
 
-    dataset.add_dynamic_item(audio_pipeline)
+    dataset.add_dynamic_item(audio_item(sample_rate, max_audio_seconds))
     keys = ["id", "sig", "img", "image_idx"]
     if transform is None:
         dataset.add_dynamic_item(image_index_pipeline)
