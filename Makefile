@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBIAN_PACKAGES := espeak-ng flite sox
 DEMO_DATA ?= data/SynthVGS-small
 DEMO_OUT ?= results/demo/SpeechCLIP-cascaded
-DEMO_EPOCHS ?= 6
+DEMO_EPOCHS ?= 3
 DEMO_HUBERT ?= results/demo/HuBERT
 DEMO_HUBERT_EPOCHS ?= 1
 CLIP_EXPORT := results/SynthVGS/CLIP/tiny_clip/1234/export
@@ -47,7 +47,7 @@ demo: install
 	[ -f $(DEMO_HUBERT)/export/config.json ] || $(PY) \
 	  recipes/SynthVGS/HuBERT/train.py recipes/SynthVGS/HuBERT/hparams/tiny_hubert.yaml \
 	  --data_folder $(DEMO_DATA) --output_folder $(DEMO_HUBERT) \
-	  --number_of_epochs $(DEMO_HUBERT_EPOCHS)
+	  --number_of_epochs $(DEMO_HUBERT_EPOCHS) --test_sets "[]"
 	$(PY) recipes/SynthVGS/SpeechCLIP/train.py \
 	  recipes/SynthVGS/SpeechCLIP/hparams/cascaded.yaml --data_folder $(DEMO_DATA) \
 	  --hubert_source $(DEMO_HUBERT)/export --output_folder $(DEMO_OUT) \

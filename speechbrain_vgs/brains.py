@@ -117,10 +117,13 @@ class VGSBrain(sb.Brain):
         return loader
 
     def on_fit_batch_start(self, batch, should_step):
-        """Sets the learning rate of this update (``lr_scheduler``)."""
+        """Sets the learning rate of this update (``lr_scheduler``); a
+        parameter group with an ``lr_scale`` gets that share of it."""
         scheduler = getattr(self.hparams, "lr_scheduler", None)
         if scheduler is not None and should_step:
             scheduler(self.optimizer)
+            for group in self.optimizer.param_groups:
+                group["lr"] *= group.get("lr_scale", 1.0)
 
     def log_valid(self, epoch, stats, **meta):
         """Logs an epoch's validation (and training) statistics, with the
@@ -293,8 +296,11 @@ class SpeechCLIPBrain(VGSBrain):
       a learnable temperature trains).
 
     Hparams it reads: ``clip`` (the model's frozen CLIP, which embeds and
-    caches the images), ``retrieval_branch`` (``"parallel"`` or
-    ``"cascaded"``: the embedding evaluated for retrieval),
+    caches the images), optionally ``upstream_lr_scale`` (the learning
+    rate of a fine-tuned upstream's own weights relative to the rest,
+    default 1; its layer weights train at the full rate),
+    ``retrieval_branch`` (``"parallel"`` or ``"cascaded"``: the embedding
+    evaluated for retrieval),
     ``train_logger``, ``results_file``, and optionally ``loss_weights``
     (``{branch: weight}``, default 1 each), ``lr_scheduler`` (called with
     the optimizer before every training step, e.g. SpeechBrain's
@@ -325,6 +331,28 @@ class SpeechCLIPBrain(VGSBrain):
         """The SpeechCLIP model (outside any DDP wrapper)."""
         model = self.modules.model
         return getattr(model, "module", model)
+
+    def init_optimizers(self):
+        """One optimizer; with ``upstream_lr_scale`` the fine-tuned
+        upstream's weights form a group whose learning rate is scaled."""
+        scale = getattr(self.hparams, "upstream_lr_scale", 1.0)
+        upstream = self.speechclip.upstream
+        if self.opt_class is None or scale == 1.0 or upstream.freeze:
+            return super().init_optimizers()
+        upstream = {id(p) for p in upstream.ssl.parameters()}
+        trainable = [p for p in self.modules.parameters() if p.requires_grad]
+        self.optimizer = self.opt_class(
+            [
+                {"params": [p for p in trainable if id(p) not in upstream]},
+                {
+                    "params": [p for p in trainable if id(p) in upstream],
+                    "lr_scale": scale,
+                },
+            ]
+        )
+        self.optimizers_dict = {"opt_class": self.optimizer}
+        if self.checkpointer is not None:
+            self.checkpointer.add_recoverable("optimizer", self.optimizer)
 
     def compute_forward(self, batch, stage):
         """Embeds the speech; looks up the (cached) CLIP image embeddings."""

@@ -13,10 +13,10 @@ is used.
   deltas, double deltas) at the model's frame rate, standardised, assigned
   to the nearest of ``num_clusters`` k-means centroids (:func:`kmeans`,
   fitted once on a sample of the training speech by :func:`fit_targets`).
-* :func:`span_mask`: HuBERT's masking, spans of ``span`` frames starting at
-  ``mask_prob / span`` of the valid frames (about half the frames masked at
-  HuBERT's 0.8 and 10); masked frames get the model's learned mask
-  embedding before the transformer.
+* Masking: :func:`speechbrain_vgs.lobes.ssl.span_mask`, spans of ``span``
+  frames starting at ``mask_prob / span`` of the valid frames (about half
+  the frames masked at HuBERT's 0.8 and 10); masked frames get the model's
+  learned mask embedding before the transformer.
 * :class:`ClusterPredictor`: HuBERT's head, a projection of the last
   layer scored by cosine similarity (temperature 0.1) against one learned
   embedding per cluster.
@@ -43,7 +43,7 @@ from torch import nn
 from speechbrain_vgs.brains import SAMPLE_RATE, VGSBrain
 from speechbrain_vgs.dataio.manifest import DataError, load_manifest
 from speechbrain_vgs.dataio.pipelines import audio_item
-from speechbrain_vgs.similarity import length_mask
+from speechbrain_vgs.lobes.ssl import span_mask
 
 
 def kmeans(points, num_clusters, iterations=20, seed=0):
@@ -222,51 +222,6 @@ def fit_targets(targets, dataset, num_utterances, seed=0):
     targets.fit(wavs, seed=seed)
 
 
-def span_mask(frames, max_frames, mask_prob=0.8, span=10, generator=None):
-    """HuBERT's time mask: random spans over each utterance's valid frames.
-
-    Each utterance of ``n`` valid frames gets ``int(mask_prob * n / span +
-    u)`` spans (``u`` uniform in [0, 1), at least one), each of ``span``
-    frames (fewer if ``n < span``) starting anywhere they fit; spans may
-    overlap. Padded frames are never masked.
-
-    Arguments
-    ---------
-    frames : torch.Tensor
-        Valid frames per utterance ``[B]``.
-    max_frames : int
-        Padded length ``T``.
-    mask_prob : float
-        Share of the valid frames that start a span.
-    span : int
-        Span length in frames.
-    generator : torch.Generator, optional
-        Random source.
-
-    Returns
-    -------
-    mask : torch.Tensor
-        Boolean ``[B, T]``, True on masked frames.
-
-    Example
-    -------
-    >>> mask = span_mask(torch.tensor([100, 30]), 100)
-    >>> mask.shape, bool(mask[1, 30:].any())
-    (torch.Size([2, 100]), False)
-    >>> 0.2 < mask[0].float().mean().item() < 0.9
-    True
-    """
-    mask = torch.zeros(len(frames), max_frames, dtype=torch.bool)
-    for b, n in enumerate(frames.tolist()):
-        length = min(span, n)
-        u = torch.rand((), generator=generator).item()
-        count = max(1, int(mask_prob * n / span + u))
-        starts = torch.randint(n - length + 1, (count,), generator=generator)
-        for start in starts.tolist():
-            mask[b, start : start + length] = True
-    return mask.to(frames.device)
-
-
 class ClusterPredictor(nn.Module):
     """HuBERT's prediction head: cosine similarity of projected frames to
     learned cluster embeddings, divided by a temperature.
@@ -370,9 +325,10 @@ class HuBERTPretrainBrain(VGSBrain):
     is used), ``head``, a :class:`ClusterPredictor`, and ``targets``, a
     fitted :class:`MFCCClusters`.
 
-    Hparams it reads: ``mask_prob`` and ``mask_length`` (see :func:`span_mask`),
-    ``train_logger``, and optionally ``lr_scheduler`` (called with the
-    optimizer before every training step). The loss is the cross-entropy
+    Hparams it reads: ``mask_prob`` and ``mask_length`` (see
+    :func:`speechbrain_vgs.lobes.ssl.span_mask`), ``train_logger``, and
+    optionally ``lr_scheduler`` (called with the optimizer before every
+    training step). The loss is the cross-entropy
     of the masked valid frames; validation also masks (its masks are drawn
     from a fixed seed, so that epochs compare) and logs the masked-frame
     accuracy; the checkpoint with the lowest validation loss is kept.
@@ -409,10 +365,7 @@ class HuBERTPretrainBrain(VGSBrain):
         wavs, lengths = batch.sig
         upstream = self.modules.upstream
         upstream = getattr(upstream, "module", upstream)
-        samples = length_mask(lengths, wavs.shape[1]).sum(1)
-        padded = torch.tensor(wavs.shape[1])
-        count = upstream.ssl.model._get_feat_extract_output_lengths
-        frames, max_frames = count(samples), int(count(padded))
+        frames, max_frames = upstream.frame_counts(wavs, lengths)
         generator = None
         if stage != sb.Stage.TRAIN:
             generator = self.valid_generator

@@ -75,6 +75,13 @@ class SSLUpstream(nn.Module):
     layernorm : bool
         Whether each hidden state goes through a non-affine LayerNorm
         before the weighted sum (SpeechCLIP Large).
+    mask_prob : float
+        Time masking in training mode, as when HuBERT or wav2vec 2.0 are
+        fine-tuned (their ``mask_time_prob``): spans of ``mask_length``
+        frames (:func:`span_mask`) get the model's learned mask embedding
+        before the transformer. 0 (the default) masks nothing.
+    mask_length : int
+        Span length in frames.
 
     Example
     -------
@@ -90,7 +97,15 @@ class SSLUpstream(nn.Module):
     tensor([0.3333, 0.3333, 0.3333])
     """
 
-    def __init__(self, source, save_path=None, freeze=True, layernorm=False):
+    def __init__(
+        self,
+        source,
+        save_path=None,
+        freeze=True,
+        layernorm=False,
+        mask_prob=0.0,
+        mask_length=10,
+    ):
         super().__init__()
         source = os.fspath(source)
         if not os.path.isdir(source) and not is_hub_id(source):
@@ -117,6 +132,13 @@ class SSLUpstream(nn.Module):
         config.layerdrop = 0.0
         self.freeze = freeze
         self.layernorm = layernorm
+        self.mask_prob = mask_prob
+        self.mask_length = mask_length
+        if mask_prob > 0 and not hasattr(self.ssl.model, "masked_spec_embed"):
+            raise ValueError(
+                f"{source}: mask_prob > 0 needs the model's mask embedding "
+                "(its config has mask_time_prob = 0)"
+            )
         self.num_layers = config.num_hidden_layers + 1
         self.dim = config.hidden_size
         self.weights = nn.Parameter(torch.zeros(self.num_layers))
@@ -197,7 +219,13 @@ class SSLUpstream(nn.Module):
         >>> feats.shape, lens
         (torch.Size([1, 39, 32]), tensor([1.]))
         """
-        hidden_states, frames = self.hidden_states(wavs, lengths)
+        mask = None
+        if self.training and self.mask_prob > 0:
+            frames, max_frames = self.frame_counts(wavs, lengths)
+            mask = span_mask(
+                frames, max_frames, self.mask_prob, self.mask_length
+            )
+        hidden_states, frames = self.hidden_states(wavs, lengths, mask)
         if lengths is None:
             lengths = torch.ones(wavs.shape[0], device=wavs.device)
         max_frames = hidden_states[0].shape[1]
@@ -248,19 +276,49 @@ class SSLUpstream(nn.Module):
         if lengths is None:
             lengths = torch.ones(wavs.shape[0])
         sample_mask = length_mask(lengths.to(wavs.device), wavs.shape[1])
-        samples = sample_mask.sum(1)
-        frames = self.ssl.model._get_feat_extract_output_lengths(samples)
-        if (frames < 1).any():
-            raise ValueError(
-                f"utterances of {samples[frames < 1].tolist()} samples are "
-                "shorter than the model's receptive field"
-            )
+        frames, _ = self.frame_counts(wavs, lengths)
         if self.freeze:
             with torch.no_grad():
                 states = self._run_model(wavs, sample_mask, mask)
         else:
             states = self._run_model(wavs, sample_mask, mask)
         return states, frames
+
+    def frame_counts(self, wavs, lengths=None):
+        """Valid frames per utterance and the padded number of frames.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            Waveforms ``[B, S]``.
+        lengths : torch.Tensor, optional
+            Relative lengths ``[B]``; ``None`` means no padding.
+
+        Returns
+        -------
+        frames : torch.Tensor
+            Valid frames per utterance ``[B]`` (long).
+        max_frames : int
+            Frames of the padded batch (``T`` of the hidden states).
+
+        Example
+        -------
+        >>> from speechbrain_vgs.lobes.tiny_models import save_tiny_hubert
+        >>> upstream = SSLUpstream(save_tiny_hubert(getfixture("tmpdir")))
+        >>> upstream.frame_counts(torch.randn(2, 400), torch.tensor([1.0, 0.5]))
+        (tensor([39, 19]), 39)
+        """
+        if lengths is None:
+            lengths = torch.ones(wavs.shape[0])
+        samples = length_mask(lengths.to(wavs.device), wavs.shape[1]).sum(1)
+        count = self.ssl.model._get_feat_extract_output_lengths
+        frames = count(samples)
+        if (frames < 1).any():
+            raise ValueError(
+                f"utterances of {samples[frames < 1].tolist()} samples are "
+                "shorter than the model's receptive field"
+            )
+        return frames, int(count(torch.tensor(wavs.shape[1])))
 
     def _run_model(self, wavs, sample_mask, mask):
         """Runs the HuggingFace model with padding-aware normalisations."""
@@ -298,6 +356,52 @@ class SSLUpstream(nn.Module):
             if hook is not None:
                 hook.remove()
         return out.hidden_states
+
+
+def span_mask(frames, max_frames, mask_prob=0.8, span=10, generator=None):
+    """HuBERT's time mask: random spans over each utterance's valid frames.
+
+    Each utterance of ``n`` valid frames gets ``int(mask_prob * n / span +
+    u)`` spans (``u`` uniform in [0, 1), at least one), each of ``span``
+    frames (fewer if ``n < span``) starting anywhere they fit; spans may
+    overlap. Padded frames are never masked.
+
+    Arguments
+    ---------
+    frames : torch.Tensor
+        Valid frames per utterance ``[B]``.
+    max_frames : int
+        Padded length ``T``.
+    mask_prob : float
+        Share of the valid frames the spans would cover if none overlapped
+        (``mask_prob / span`` of the frames start a span).
+    span : int
+        Span length in frames.
+    generator : torch.Generator, optional
+        Random source.
+
+    Returns
+    -------
+    mask : torch.Tensor
+        Boolean ``[B, T]``, True on masked frames.
+
+    Example
+    -------
+    >>> mask = span_mask(torch.tensor([100, 30]), 100)
+    >>> mask.shape, bool(mask[1, 30:].any())
+    (torch.Size([2, 100]), False)
+    >>> 0.2 < mask[0].float().mean().item() < 0.9
+    True
+    """
+    mask = torch.zeros(len(frames), max_frames, dtype=torch.bool)
+    for b, n in enumerate(frames.tolist()):
+        length = min(span, n)
+        u = torch.rand((), generator=generator).item()
+        count = max(1, int(mask_prob * n / span + u))
+        starts = torch.randint(n - length + 1, (count,), generator=generator)
+        for start in starts.tolist():
+            mask[b, start : start + length] = True
+    return mask.to(frames.device)
 
 
 def is_hub_id(source):

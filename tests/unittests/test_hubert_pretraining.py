@@ -1,6 +1,5 @@
 """HuBERT pre-training parts: k-means against scikit-learn's, MFCC cluster
-targets independent of padding, HuBERT's span masking, the mask embedding
-reaching the transformer, and masked prediction that learns on real
+targets independent of padding, and masked prediction that learns on real
 SynthVGS speech."""
 
 import glob
@@ -15,9 +14,8 @@ from speechbrain_vgs.hubert_pretraining import (
     ClusterPredictor,
     MFCCClusters,
     kmeans,
-    span_mask,
 )
-from speechbrain_vgs.lobes.ssl import SSLUpstream
+from speechbrain_vgs.lobes.ssl import SSLUpstream, span_mask
 from speechbrain_vgs.lobes.tiny_models import save_tiny_hubert
 
 
@@ -76,50 +74,6 @@ def test_targets_need_fitting_and_enough_audio():
     targets.fit([torch.randn(3200)])
     with pytest.raises(ValueError, match="too few"):
         targets(torch.randn(1, 3200), 11)
-
-
-def test_span_mask_covers_about_half_of_the_valid_frames():
-    generator = torch.Generator().manual_seed(0)
-    frames = torch.tensor([500] * 100 + [40] * 100)
-    mask = span_mask(frames, 500, mask_prob=0.8, span=10, generator=generator)
-    assert not mask[100:, 40:].any()  # padding never masked
-    # spans of 10 starting at 8% of the frames cover 1 - 0.92^10 = 57%
-    coverage = mask[:100].float().mean().item()
-    assert 0.5 < coverage < 0.64
-    starts = mask[:, 1:] & ~mask[:, :-1]
-    ends = ~mask[:, 1:] & mask[:, :-1]
-    assert starts.sum() > 0 and ends.sum() > 0
-    # every utterance gets at least one span, even a short one
-    assert mask.any(1).all()
-    tiny = span_mask(torch.tensor([3]), 3, span=10)
-    assert tiny.all()
-
-
-def test_masked_frames_enter_the_transformer_as_the_mask_embedding(tmp_path):
-    upstream = SSLUpstream(
-        save_tiny_hubert(tmp_path, dropout=0.0), freeze=False
-    ).eval()
-    model = upstream.ssl.model
-    seen = []
-    hook = model.encoder.register_forward_pre_hook(
-        lambda module, args: seen.append(args[0].clone())
-    )
-    wavs = torch.randn(2, 1000)
-    lengths = torch.tensor([1.0, 0.6])
-    plain, frames = upstream.hidden_states(wavs, lengths)
-    mask = span_mask(frames, plain[0].shape[1], span=3)
-    masked, _ = upstream.hidden_states(wavs, lengths, mask=mask)
-    hook.remove()
-    unmasked_input, masked_input = seen
-    assert torch.allclose(
-        masked_input[mask], model.masked_spec_embed.expand(int(mask.sum()), -1)
-    )
-    assert torch.equal(masked_input[~mask], unmasked_input[~mask])
-    assert not torch.allclose(masked[-1], plain[-1])
-    # no mask at all is the same as an empty one
-    empty = torch.zeros_like(mask)
-    again, _ = upstream.hidden_states(wavs, lengths, mask=empty)
-    assert torch.equal(again[-1], plain[-1])
 
 
 def test_masked_prediction_learns_on_synthvgs_speech(synthvgs_wavs, tmp_path):

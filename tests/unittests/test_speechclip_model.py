@@ -1,10 +1,13 @@
 """The SpeechCLIP model: its state dict holds what training changes (layer
 weights, head, keyword vocabulary) and not the frozen HuBERT/CLIP weights,
-and it round-trips into a freshly built model."""
+and it round-trips into a freshly built model; the Brain trains a
+fine-tuned upstream at its own learning rate."""
 
 import pytest
 import torch
+from speechbrain.nnet.schedulers import LinearWarmupScheduler
 
+from speechbrain_vgs.brains import SpeechCLIPBrain
 from speechbrain_vgs.lobes.clip import CLIP
 from speechbrain_vgs.lobes.speechclip import (
     CascadedHead,
@@ -15,6 +18,7 @@ from speechbrain_vgs.lobes.speechclip import (
 )
 from speechbrain_vgs.lobes.ssl import SSLUpstream
 from speechbrain_vgs.lobes.tiny_models import save_tiny_clip, save_tiny_hubert
+from speechbrain_vgs.losses import InfoNCE
 
 CAPTIONS = ["a red circle above two blue squares", "a green car"]
 
@@ -102,3 +106,40 @@ def test_cascaded_output_contract(sources):
     valid = int(round(out.lengths[1].item() * frames))
     assert valid < frames
     assert torch.all(out.attention[1, :, valid:] == 0)
+
+
+def test_brain_scales_the_fine_tuned_upstream_learning_rate(sources, tmp_path):
+    model = build(sources, "parallel", 0, freeze=False)
+    brain = SpeechCLIPBrain(
+        modules={"model": model, "loss": InfoNCE()},
+        opt_class=lambda params: torch.optim.Adam(params, lr=1e-3),
+        hparams={
+            "clip": model.clip,
+            "upstream_lr_scale": 0.1,
+            "lr_scheduler": LinearWarmupScheduler(1e-3, 1, 10),
+            "results_file": str(tmp_path / "results.json"),
+        },
+        run_opts={"device": "cpu"},
+    )
+    brain.init_optimizers()
+    brain.on_fit_batch_start(None, should_step=True)
+    head_group, upstream_group = brain.optimizer.param_groups
+    assert head_group["lr"] == pytest.approx(1e-3)
+    assert upstream_group["lr"] == pytest.approx(1e-4)
+    ssl = {id(p) for p in model.upstream.ssl.parameters()}
+    assert {id(p) for p in upstream_group["params"]} == ssl
+    assert id(model.upstream.weights) in {id(p) for p in head_group["params"]}
+    # Adam's first step moves each weight by about its learning rate
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    out = model(torch.randn(4, 1600), torch.ones(4))
+    out.parallel.sum().backward()
+    brain.optimizer.step()
+    steps = {
+        name: (p.detach() - before[name]).abs().max().item()
+        for name, p in model.named_parameters()
+        if p.grad is not None
+    }
+    upstream = [s for n, s in steps.items() if n.startswith("upstream.ssl")]
+    head = [s for n, s in steps.items() if n.startswith("head.")]
+    assert max(upstream) == pytest.approx(1e-4, rel=0.01)
+    assert max(head) == pytest.approx(1e-3, rel=0.01)

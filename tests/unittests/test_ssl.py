@@ -1,5 +1,7 @@
-"""Tests for the SSL upstream: loading, layer weights, padding, freezing."""
+"""Tests for the SSL upstream: loading, layer weights, padding, freezing,
+HuBERT's span masking."""
 
+import json
 import os
 import shutil
 
@@ -9,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from transformers import HubertModel, Wav2Vec2FeatureExtractor
 
-from speechbrain_vgs.lobes.ssl import SSLUpstream
+from speechbrain_vgs.lobes.ssl import SSLUpstream, span_mask
 from speechbrain_vgs.lobes.tiny_models import save_tiny_hubert
 
 
@@ -172,3 +174,92 @@ def test_missing_folder_is_named(tmp_path):
     missing = tmp_path / "results" / "export"
     with pytest.raises(FileNotFoundError, match=r"results/export: no such"):
         SSLUpstream(missing)
+
+
+def test_span_mask_covers_about_half_of_the_valid_frames():
+    generator = torch.Generator().manual_seed(0)
+    frames = torch.tensor([500] * 100 + [40] * 100)
+    mask = span_mask(frames, 500, mask_prob=0.8, span=10, generator=generator)
+    assert not mask[100:, 40:].any()  # padding never masked
+    # spans of 10 starting at 8% of the frames cover 1 - 0.92^10 = 57%
+    coverage = mask[:100].float().mean().item()
+    assert 0.5 < coverage < 0.64
+    starts = mask[:, 1:] & ~mask[:, :-1]
+    ends = ~mask[:, 1:] & mask[:, :-1]
+    assert starts.sum() > 0 and ends.sum() > 0
+    # every utterance gets at least one span, even a short one
+    assert mask.any(1).all()
+    tiny = span_mask(torch.tensor([3]), 3, span=10)
+    assert tiny.all()
+
+
+def test_masked_frames_enter_the_transformer_as_the_mask_embedding(tmp_path):
+    upstream = SSLUpstream(
+        save_tiny_hubert(tmp_path, dropout=0.0), freeze=False
+    ).eval()
+    model = upstream.ssl.model
+    seen = []
+    hook = model.encoder.register_forward_pre_hook(
+        lambda module, args: seen.append(args[0].clone())
+    )
+    wavs = torch.randn(2, 1000)
+    lengths = torch.tensor([1.0, 0.6])
+    plain, frames = upstream.hidden_states(wavs, lengths)
+    mask = span_mask(frames, plain[0].shape[1], span=3)
+    masked, _ = upstream.hidden_states(wavs, lengths, mask=mask)
+    hook.remove()
+    unmasked_input, masked_input = seen
+    assert torch.allclose(
+        masked_input[mask], model.masked_spec_embed.expand(int(mask.sum()), -1)
+    )
+    assert torch.equal(masked_input[~mask], unmasked_input[~mask])
+    assert not torch.allclose(masked[-1], plain[-1])
+    # no mask at all is the same as an empty one
+    empty = torch.zeros_like(mask)
+    again, _ = upstream.hidden_states(wavs, lengths, mask=empty)
+    assert torch.equal(again[-1], plain[-1])
+
+
+def encoder_inputs(upstream, wavs, lengths):
+    """The transformer's inputs of one forward pass."""
+    seen = []
+    hook = upstream.ssl.model.encoder.register_forward_pre_hook(
+        lambda module, args: seen.append(args[0].detach().clone())
+    )
+    try:
+        upstream(wavs, lengths)
+    finally:
+        hook.remove()
+    return seen[0]
+
+
+def test_fine_tuning_masks_spans_in_training_only(tmp_path):
+    torch.manual_seed(0)
+    upstream = SSLUpstream(
+        save_tiny_hubert(tmp_path, dropout=0.0),
+        freeze=False,
+        mask_prob=0.3,
+        mask_length=3,
+    )
+    embed = upstream.ssl.model.masked_spec_embed.detach()
+    wavs, lengths = pad(waves(4000, 2000))
+    masked = (encoder_inputs(upstream.train(), wavs, lengths) == embed).all(-1)
+    frames, _ = upstream.frame_counts(wavs, lengths)
+    share = masked[0].float().mean().item()
+    assert 0.15 < share < 0.31  # 10% of the frames start a span of 3
+    assert not masked[1, frames[1] :].any()  # padding never masked
+    assert masked[1, : frames[1]].any()
+    evaluated = encoder_inputs(upstream.eval(), wavs, lengths)
+    assert not (evaluated == embed).all(-1).any()
+
+
+def test_masking_needs_a_mask_embedding(tmp_path):
+    folder = save_tiny_hubert(tmp_path)
+    config_file = os.path.join(folder, "config.json")
+    with open(config_file) as f:
+        config = json.load(f)
+    config.update(mask_time_prob=0.0, mask_feature_prob=0.0)
+    with open(config_file, "w") as f:
+        json.dump(config, f)
+    with pytest.raises(ValueError, match="mask embedding"):
+        SSLUpstream(folder, mask_prob=0.1)
