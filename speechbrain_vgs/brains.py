@@ -301,7 +301,10 @@ class SpeechCLIPBrain(VGSBrain):
     default 1; its layer weights train at the full rate),
     ``retrieval_branch`` (``"parallel"`` or ``"cascaded"``: the embedding
     evaluated for retrieval),
-    ``train_logger``, ``results_file``, and optionally ``loss_weights``
+    ``train_logger``, ``results_file``, and optionally ``wav_augment``
+    (a SpeechBrain ``Augmenter`` applied to the training waveforms; the
+    image embeddings are replicated with its ``replicate_labels``),
+    ``loss_weights``
     (``{branch: weight}``, default 1 each), ``lr_scheduler`` (called with
     the optimizer before every training step, e.g. SpeechBrain's
     ``LinearWarmupScheduler``), ``recall_ks``, ``keyword_top_n`` (the
@@ -355,17 +358,23 @@ class SpeechCLIPBrain(VGSBrain):
             self.checkpointer.add_recoverable("optimizer", self.optimizer)
 
     def compute_forward(self, batch, stage):
-        """Embeds the speech; looks up the (cached) CLIP image embeddings."""
+        """Embeds the (augmented) speech; looks up the (cached) CLIP image
+        embeddings, replicated as the augmentation replicates the speech."""
         batch = batch.to(self.device)
         wavs, lengths = batch.sig
-        output = self.modules.model(wavs, lengths)
         images = self.hparams.clip.image_embeddings(batch.image)
-        return output, images
+        image_ids = torch.as_tensor(batch.image_idx, device=self.device)
+        augment = getattr(self.hparams, "wav_augment", None)
+        if stage == sb.Stage.TRAIN and augment is not None:
+            wavs, lengths = augment(wavs, lengths)
+            images = augment.replicate_labels(images)
+            image_ids = augment.replicate_labels(image_ids)
+        output = self.modules.model(wavs, lengths)
+        return output, images, image_ids
 
     def compute_objectives(self, predictions, batch, stage):
         """Weighted InfoNCE of each branch; evaluation stats out of training."""
-        output, images = predictions
-        image_ids = torch.as_tensor(batch.image_idx, device=self.device)
+        output, images, image_ids = predictions
         if stage != sb.Stage.TRAIN:
             self.append_evaluation(batch, output, images, image_ids)
         if stage == sb.Stage.TRAIN:

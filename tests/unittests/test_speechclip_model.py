@@ -1,10 +1,16 @@
 """The SpeechCLIP model: its state dict holds what training changes (layer
 weights, head, keyword vocabulary) and not the frozen HuBERT/CLIP weights,
 and it round-trips into a freshly built model; the Brain trains a
-fine-tuned upstream at its own learning rate."""
+fine-tuned upstream at its own learning rate and pairs augmented speech
+with its images."""
 
 import pytest
+import speechbrain as sb
 import torch
+from PIL import Image
+from speechbrain.augment.augmenter import Augmenter
+from speechbrain.augment.time_domain import SpeedPerturb
+from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.nnet.schedulers import LinearWarmupScheduler
 
 from speechbrain_vgs.brains import SpeechCLIPBrain
@@ -143,3 +149,53 @@ def test_brain_scales_the_fine_tuned_upstream_learning_rate(sources, tmp_path):
     head = [s for n, s in steps.items() if n.startswith("head.")]
     assert max(upstream) == pytest.approx(1e-4, rel=0.01)
     assert max(head) == pytest.approx(1e-3, rel=0.01)
+
+
+def test_brain_replicates_images_with_the_augmented_speech(sources, tmp_path):
+    model = build(sources, "parallel", 0)
+    augment = Augmenter(
+        concat_original=True,
+        augmentations=[SpeedPerturb(16000, speeds=[80])],
+    )
+    brain = SpeechCLIPBrain(
+        modules={"model": model, "loss": InfoNCE()},
+        hparams={"clip": model.clip, "wav_augment": augment},
+        run_opts={"device": "cpu"},
+    )
+    paths = []
+    for colour in ("red", "green"):
+        paths.append(str(tmp_path / f"{colour}.png"))
+        Image.new("RGB", (40, 30), colour).save(paths[-1])
+    batch = PaddedBatch(
+        [
+            {
+                "id": "u0",
+                "sig": torch.randn(1600),
+                "image": paths[0],
+                "image_idx": 7,
+                "text": CAPTIONS[0],
+            },
+            {
+                "id": "u1",
+                "sig": torch.randn(1200),
+                "image": paths[1],
+                "image_idx": 3,
+                "text": CAPTIONS[1],
+            },
+        ]
+    )
+    model.eval()  # no dropout: the original half must match unaugmented
+    output, images, image_ids = brain.compute_forward(batch, sb.Stage.TRAIN)
+    assert output.parallel.shape[0] == 4
+    assert image_ids.tolist() == [7, 3, 7, 3]
+    reference = model.clip.image_embeddings(paths)
+    assert torch.equal(images, torch.cat([reference, reference]))
+    plain, _, _ = brain.compute_forward(batch, sb.Stage.VALID)
+    assert plain.parallel.shape[0] == 2
+    assert torch.allclose(output.parallel[:2], plain.parallel, atol=1e-5)
+    # the slowed copies are longer, so they are not the originals
+    assert not torch.allclose(output.parallel[2:], plain.parallel, atol=1e-3)
+    loss = brain.compute_objectives(
+        (output, images, image_ids), batch, sb.Stage.TRAIN
+    )
+    assert torch.isfinite(loss)
