@@ -1,18 +1,21 @@
-"""HuBERT pre-training (masked prediction of MFCC clusters) from scratch.
+"""HuBERT pre-training (masked prediction of frame clusters) from scratch.
 
 No pretrained HuBERT can be downloaded offline, yet SpeechCLIP assumes one:
 a frozen upstream whose layers already encode speech. The SynthVGS chain
 therefore pre-trains a small ``transformers`` HuBERT on SynthVGS speech with
-the first iteration of HuBERT's own objective (Hsu et al. 2021) and exports
+HuBERT's own objective (Hsu et al. 2021) and exports
 it with ``save_pretrained``, so that
 :class:`speechbrain_vgs.lobes.ssl.SSLUpstream` loads it exactly as it loads
 ``facebook/hubert-base-ls960`` (``recipes/SynthVGS/HuBERT``). No transcript
 is used.
 
-* :class:`MFCCClusters`: the targets. 39-dimensional MFCCs (13 cepstra,
-  deltas, double deltas) at the model's frame rate, standardised, assigned
-  to the nearest of ``num_clusters`` k-means centroids (:func:`kmeans`,
-  fitted once on a sample of the training speech by :func:`fit_targets`).
+* :class:`FrameClusters`: the targets, frame features at the model's
+  frame rate, standardised, assigned to the nearest of ``num_clusters``
+  k-means centroids (:func:`kmeans`, fitted once on a sample of the
+  training speech by :func:`fit_targets`). First iteration
+  (:class:`MFCCClusters`): 39-dimensional MFCCs (13 cepstra, deltas,
+  double deltas); later iterations (:class:`HiddenStateClusters`): a
+  hidden state of the previous iteration's model.
 * Masking: :func:`speechbrain_vgs.lobes.ssl.span_mask`, spans of ``span``
   frames starting at ``mask_prob / span`` of the valid frames (about half
   the frames masked at HuBERT's 0.8 and 10); masked frames get the model's
@@ -43,7 +46,7 @@ from torch import nn
 from speechbrain_vgs.brains import SAMPLE_RATE, VGSBrain
 from speechbrain_vgs.dataio.manifest import DataError, load_manifest
 from speechbrain_vgs.dataio.pipelines import audio_item
-from speechbrain_vgs.lobes.ssl import span_mask
+from speechbrain_vgs.lobes.ssl import SSLUpstream, span_mask
 
 
 def kmeans(points, num_clusters, iterations=20, seed=0):
@@ -101,7 +104,83 @@ def kmeans(points, num_clusters, iterations=20, seed=0):
     return centroids
 
 
-class MFCCClusters(nn.Module):
+class FrameClusters(nn.Module):
+    """HuBERT's targets: each frame's nearest k-means centroid of
+    standardised frame features, one label per model frame.
+
+    Subclasses give the frame features (:meth:`raw_features`, ``dim``
+    wide) and ``offset``, the feature frame aligned with model frame 0.
+    :meth:`fit` fits the standardisation and the centroids (:func:`kmeans`)
+    on a sample of waveforms.
+
+    Arguments
+    ---------
+    dim : int
+        Feature dimension.
+    num_clusters : int
+        Number of clusters.
+    """
+
+    offset = 0
+
+    def __init__(self, dim, num_clusters):
+        super().__init__()
+        self.num_clusters = num_clusters
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("std", torch.ones(dim))
+        self.register_buffer("centroids", torch.zeros(num_clusters, dim))
+        self.fitted = False
+
+    def raw_features(self, wavs, lengths=None):
+        """Frame features ``[B, frames, dim]`` of waveforms ``[B, S]``."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def features(self, wavs, lengths=None):
+        """Standardised frame features ``[B, frames, dim]``."""
+        return (self.raw_features(wavs, lengths) - self.mean) / self.std
+
+    @torch.no_grad()
+    def fit(self, wavs, iterations=20, seed=0):
+        """Fits the standardisation and the centroids on waveforms.
+
+        Arguments
+        ---------
+        wavs : iterable of torch.Tensor
+            Waveforms ``[S]`` (e.g. a sample of the training utterances).
+        iterations : int
+            k-means iterations.
+        seed : int
+            k-means seed.
+        """
+        frames = torch.cat([self.raw_features(w.unsqueeze(0))[0] for w in wavs])
+        self.mean.copy_(frames.mean(0))
+        self.std.copy_(frames.std(0).clamp_min(1e-5))
+        frames = (frames - self.mean) / self.std
+        self.centroids.copy_(
+            kmeans(frames, self.num_clusters, iterations, seed)
+        )
+        self.fitted = True
+
+    @torch.no_grad()
+    def forward(self, wavs, num_frames, lengths=None):
+        """Cluster labels ``[B, num_frames]`` (long) of waveforms ``[B, S]``
+        (``lengths``: relative lengths, for features that see padding)."""
+        if not self.fitted:
+            raise RuntimeError(f"{type(self).__name__}: call fit() first")
+        features = self.features(wavs, lengths)
+        available = features.shape[1] - self.offset
+        if available < num_frames:
+            raise ValueError(
+                f"{wavs.shape[1]} samples give {available} feature frames, "
+                f"too few for {num_frames} model frames"
+            )
+        features = features[:, self.offset : self.offset + num_frames]
+        centroids = self.centroids.expand(len(features), -1, -1)
+        return torch.cdist(features, centroids).argmin(-1)
+
+
+class MFCCClusters(FrameClusters):
     """HuBERT's first-iteration targets: k-means clusters of MFCC frames.
 
     MFCCs (13 cepstra from 23 mel bands, with deltas and double deltas:
@@ -131,9 +210,10 @@ class MFCCClusters(nn.Module):
     (torch.Size([3, 24]), True)
     """
 
+    offset = 1
+
     def __init__(self, num_clusters=100, frame_shift_ms=20, sample_rate=16000):
-        super().__init__()
-        self.num_clusters = num_clusters
+        super().__init__(39, num_clusters)
         self.mfcc = MFCC(
             deltas=True,
             context=False,
@@ -142,62 +222,69 @@ class MFCCClusters(nn.Module):
             sample_rate=sample_rate,
             hop_length=frame_shift_ms,
         )
-        self.register_buffer("mean", torch.zeros(39))
-        self.register_buffer("std", torch.ones(39))
-        self.register_buffer("centroids", torch.zeros(num_clusters, 39))
-        self.fitted = False
 
-    @torch.no_grad()
-    def features(self, wavs):
-        """Standardised MFCC frames ``[B, frames, 39]`` of ``[B, S]``."""
-        return (self.mfcc(wavs) - self.mean) / self.std
-
-    @torch.no_grad()
-    def fit(self, wavs, iterations=20, seed=0):
-        """Fits the standardisation and the centroids on waveforms.
-
-        Arguments
-        ---------
-        wavs : iterable of torch.Tensor
-            Waveforms ``[S]`` (e.g. a sample of the training utterances).
-        iterations : int
-            k-means iterations.
-        seed : int
-            k-means seed.
-        """
-        self.mean.zero_()
-        self.std.fill_(1)
-        frames = torch.cat([self.features(w.unsqueeze(0))[0] for w in wavs])
-        self.mean.copy_(frames.mean(0))
-        self.std.copy_(frames.std(0).clamp_min(1e-5))
-        frames = (frames - self.mean) / self.std
-        self.centroids.copy_(
-            kmeans(frames, self.num_clusters, iterations, seed)
-        )
-        self.fitted = True
-
-    @torch.no_grad()
-    def forward(self, wavs, num_frames):
-        """Cluster labels ``[B, num_frames]`` (long) of waveforms ``[B, S]``."""
-        if not self.fitted:
-            raise RuntimeError("MFCCClusters: call fit() first")
-        features = self.features(wavs)[:, 1 : num_frames + 1]
-        if features.shape[1] < num_frames:
-            raise ValueError(
-                f"{wavs.shape[1]} samples give {features.shape[1] + 1} MFCC "
-                f"frames, too few for {num_frames} model frames"
-            )
-        centroids = self.centroids.expand(len(features), -1, -1)
-        return torch.cdist(features, centroids).argmin(-1)
+    def raw_features(self, wavs, lengths=None):
+        """MFCC frames ``[B, frames, 39]`` (local: padding is not seen)."""
+        return self.mfcc(wavs)
 
 
-def fit_targets(targets, dataset, num_utterances, seed=0):
-    """Fits :class:`MFCCClusters` on a random sample of a speech dataset.
+class HiddenStateClusters(FrameClusters):
+    """HuBERT's later-iteration targets: k-means clusters of one hidden
+    state of a previously pre-trained model (frozen), frame for frame.
+
+    HuBERT Base's second iteration clusters the sixth of the twelve layers
+    of the first-iteration model into 500 clusters.
 
     Arguments
     ---------
-    targets : MFCCClusters
-        The targets to fit.
+    source : str
+        The previous model: a folder or hub id that
+        :class:`speechbrain_vgs.lobes.ssl.SSLUpstream` loads (e.g. the
+        export of the first iteration). Its frame rate must be the new
+        model's.
+    layer : int
+        Hidden state clustered: 0 is the transformer's input, ``i`` the
+        output of transformer layer ``i``.
+    num_clusters : int
+        Number of clusters.
+
+    Example
+    -------
+    >>> from speechbrain_vgs.lobes.tiny_models import save_tiny_hubert
+    >>> targets = HiddenStateClusters(
+    ...     save_tiny_hubert(getfixture("tmpdir")), layer=1, num_clusters=4)
+    >>> targets.fit([torch.randn(8000) for _ in range(3)])
+    >>> labels = targets(torch.randn(2, 8000), num_frames=30,
+    ...                  lengths=torch.tensor([1.0, 0.5]))
+    >>> labels.shape, bool((labels < 4).all())
+    (torch.Size([2, 30]), True)
+    """
+
+    def __init__(self, source, layer, num_clusters=500):
+        upstream = SSLUpstream(source, freeze=True).requires_grad_(False)
+        if not 0 <= layer < len(upstream.weights):
+            raise ValueError(
+                f"{source}: layer {layer} out of range, the model has "
+                f"hidden states 0..{len(upstream.weights) - 1}"
+            )
+        super().__init__(upstream.dim, num_clusters)
+        self.upstream = upstream
+        self.layer = layer
+
+    def raw_features(self, wavs, lengths=None):
+        """The chosen hidden state ``[B, frames, dim]`` (padding-aware)."""
+        states, _ = self.upstream.hidden_states(wavs, lengths)
+        return states[self.layer]
+
+
+def fit_targets(targets, dataset, num_utterances, seed=0):
+    """Fits the targets (:class:`FrameClusters`) on a random sample of a
+    speech dataset.
+
+    Arguments
+    ---------
+    targets : FrameClusters
+        The targets to fit (e.g. :class:`MFCCClusters`).
     dataset : DynamicItemDataset
         A dataset with the item ``sig`` (e.g. :func:`speech_dataset`).
     num_utterances : int
@@ -323,7 +410,8 @@ class HuBERTPretrainBrain(VGSBrain):
     Modules (``modules`` in the hparams): ``upstream``, a trainable
     :class:`speechbrain_vgs.lobes.ssl.SSLUpstream` (its last hidden state
     is used), ``head``, a :class:`ClusterPredictor`, and ``targets``, a
-    fitted :class:`MFCCClusters`.
+    fitted :class:`FrameClusters` (:class:`MFCCClusters` in the first
+    iteration, :class:`HiddenStateClusters` in later ones).
 
     Hparams it reads: ``mask_prob`` and ``mask_length`` (see
     :func:`speechbrain_vgs.lobes.ssl.span_mask`), ``train_logger``, and
@@ -377,7 +465,7 @@ class HuBERTPretrainBrain(VGSBrain):
             generator,
         )
         states, _ = upstream.hidden_states(wavs, lengths, mask=mask)
-        targets = self.modules.targets(wavs, max_frames)
+        targets = self.modules.targets(wavs, max_frames, lengths)
         return self.modules.head(states[-1]), targets, mask
 
     def compute_objectives(self, predictions, batch, stage):

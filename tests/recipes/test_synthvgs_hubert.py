@@ -1,7 +1,8 @@
 """The SynthVGS HuBERT pre-training recipe runs end to end in SpeechBrain's
 ``--debug`` mode on the tiny corpus; its export loads through
 :class:`speechbrain_vgs.lobes.ssl.SSLUpstream` with exactly the weights of
-the best checkpoint, and the SpeechCLIP recipe trains on it, frozen."""
+the best checkpoint, the second iteration trains on clusters of its hidden
+states, and the SpeechCLIP recipe trains on it, frozen."""
 
 import os
 
@@ -15,6 +16,16 @@ from speechbrain_vgs.lobes.tiny_models import save_tiny_clip
 
 SCRIPT = "recipes/SynthVGS/HuBERT/train.py"
 HPARAMS = "recipes/SynthVGS/HuBERT/hparams/tiny_hubert.yaml"
+ITERATION_2 = "recipes/SynthVGS/HuBERT/hparams/tiny_hubert_iter2.yaml"
+SMALL = [
+    "--synthvgs_size=tiny",
+    "--hubert_dim=32",
+    "--hubert_layers=1",
+    "--num_clusters=8",
+    "--kmeans_utterances=20",
+    "--batch_size=4",
+    "--num_workers=0",
+]
 
 
 def test_hubert_recipe_export_feeds_speechclip(synthvgs_tiny, tmp_path):
@@ -24,13 +35,7 @@ def test_hubert_recipe_export_feeds_speechclip(synthvgs_tiny, tmp_path):
         HPARAMS,
         output,
         f"--data_folder={synthvgs_tiny}",
-        "--synthvgs_size=tiny",
-        "--hubert_dim=32",
-        "--hubert_layers=1",
-        "--num_clusters=8",
-        "--kmeans_utterances=20",
-        "--batch_size=4",
-        "--num_workers=0",
+        *SMALL,
         "--debug_persistently",  # keep the checkpoints to compare with
     )
     assert set(results) == {"test_A"}
@@ -60,6 +65,20 @@ def test_hubert_recipe_export_feeds_speechclip(synthvgs_tiny, tmp_path):
     exported_states, _ = exported.hidden_states(wav.unsqueeze(0))
     for a, b in zip(states, exported_states):
         assert torch.equal(a, b)
+
+    # the second iteration: clusters of the export's last hidden state
+    # (the model has one layer: hidden states 0 and 1)
+    second = run_recipe(
+        SCRIPT,
+        ITERATION_2,
+        tmp_path / "iteration_2",
+        f"--data_folder={synthvgs_tiny}",
+        *SMALL,
+        f"--first_iteration={export}",
+        "--target_layer=1",
+    )
+    assert 0.0 <= second["test_A"]["masked_accuracy"] <= 1.0
+    assert SSLUpstream(tmp_path / "iteration_2" / "export").dim == 32
 
     # SpeechCLIP on the export, frozen (its dimension read from the model)
     clip = tmp_path / "clip"

@@ -1,6 +1,6 @@
-"""HuBERT pre-training parts: k-means against scikit-learn's, MFCC cluster
-targets independent of padding, and masked prediction that learns on real
-SynthVGS speech."""
+"""HuBERT pre-training parts: k-means against scikit-learn's, MFCC and
+hidden-state cluster targets independent of padding, and masked prediction
+that learns on real SynthVGS speech."""
 
 import glob
 import os
@@ -12,6 +12,7 @@ from sklearn.cluster import KMeans
 from speechbrain_vgs.dataio.pipelines import read_wav
 from speechbrain_vgs.hubert_pretraining import (
     ClusterPredictor,
+    HiddenStateClusters,
     MFCCClusters,
     kmeans,
 )
@@ -76,9 +77,52 @@ def test_targets_need_fitting_and_enough_audio():
         targets(torch.randn(1, 3200), 11)
 
 
-def test_masked_prediction_learns_on_synthvgs_speech(synthvgs_wavs, tmp_path):
+@pytest.fixture(scope="module")
+def first_iteration(tmp_path_factory):
+    """A tiny HuBERT at 50 frames a second (the previous iteration)."""
+    return save_tiny_hubert(
+        tmp_path_factory.mktemp("first_iteration"),
+        conv_kernel=(400, 2),
+        conv_stride=(160, 2),
+        dropout=0.0,
+    )
+
+
+def test_hidden_state_targets_see_no_padding(synthvgs_wavs, first_iteration):
+    targets = HiddenStateClusters(first_iteration, layer=1, num_clusters=16)
+    targets.fit(synthvgs_wavs)
+    upstream = targets.upstream
+    short, long = sorted(synthvgs_wavs[:2], key=len)
+    frames, _ = upstream.frame_counts(short.unsqueeze(0))
+    alone = targets(short.unsqueeze(0), int(frames))[0]
+    batch = torch.stack([short.new_zeros(len(long)), long])
+    batch[0, : len(short)] = short
+    lengths = torch.tensor([len(short) / len(long), 1.0])
+    _, max_frames = upstream.frame_counts(batch, lengths)
+    padded = targets(batch, max_frames, lengths)[0, : int(frames)]
+    assert torch.equal(alone, padded)
+    assert len(set(alone.tolist())) > 4
+    # one label per model frame, no more
+    with pytest.raises(ValueError, match="too few"):
+        targets(short.unsqueeze(0), int(frames) + 1)
+    # the clustered state is the previous model's, frozen
+    assert not any(p.requires_grad for p in targets.parameters())
+
+
+def test_hidden_state_targets_check_the_layer(first_iteration):
+    with pytest.raises(ValueError, match="layer 3 out of range"):
+        HiddenStateClusters(first_iteration, layer=3)
+
+
+@pytest.mark.parametrize("iteration", [1, 2])
+def test_masked_prediction_learns_on_synthvgs_speech(
+    synthvgs_wavs, first_iteration, tmp_path, iteration
+):
     torch.manual_seed(0)
-    targets = MFCCClusters(num_clusters=16)
+    if iteration == 1:
+        targets = MFCCClusters(num_clusters=16)
+    else:
+        targets = HiddenStateClusters(first_iteration, 1, num_clusters=16)
     targets.fit(synthvgs_wavs)
     folder = save_tiny_hubert(
         tmp_path, conv_kernel=(400, 2), conv_stride=(160, 2), dropout=0.0
@@ -92,7 +136,7 @@ def test_masked_prediction_learns_on_synthvgs_speech(synthvgs_wavs, tmp_path):
 
     def loss_and_accuracy(generator):
         states, frames = upstream.hidden_states(wavs, lengths)
-        labels = targets(wavs, states[0].shape[1])
+        labels = targets(wavs, states[0].shape[1], lengths)
         mask = span_mask(frames, states[0].shape[1], generator=generator)
         states, _ = upstream.hidden_states(wavs, lengths, mask=mask)
         logits = head(states[-1])[mask]

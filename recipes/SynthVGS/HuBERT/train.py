@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Recipe: a small HuBERT pre-trained from scratch on SynthVGS speech with
-HuBERT's masked prediction of MFCC clusters, exported as a ``transformers``
-folder for SpeechCLIP's upstream.
+HuBERT's masked prediction of frame clusters (first iteration: MFCC
+clusters; second: clusters of a hidden state of the first iteration's
+model), exported as a ``transformers`` folder for SpeechCLIP's upstream.
 
 Builds the corpus if it is absent, fits the k-means targets on a sample of
 the training speech (all caption languages, no transcripts), trains with
@@ -11,10 +12,13 @@ validation loss, reports its masked-frame accuracy on the test speech into
 ``<export_folder>``, loadable as
 ``speechbrain_vgs.lobes.ssl.SSLUpstream(<export_folder>)``.
 
-To run, from the repository root::
+To run, from the repository root (the second iteration reads the first's
+export)::
 
     python recipes/SynthVGS/HuBERT/train.py \
         recipes/SynthVGS/HuBERT/hparams/tiny_hubert.yaml
+    python recipes/SynthVGS/HuBERT/train.py \
+        recipes/SynthVGS/HuBERT/hparams/tiny_hubert_iter2.yaml
 
 Authors
  * speechbrain-vgs developers 2026
