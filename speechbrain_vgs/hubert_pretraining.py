@@ -108,8 +108,9 @@ class FrameClusters(nn.Module):
     """HuBERT's targets: each frame's nearest k-means centroid of
     standardised frame features, one label per model frame.
 
-    Subclasses give the frame features (:meth:`raw_features`, ``dim``
-    wide) and ``offset``, the feature frame aligned with model frame 0.
+    Subclasses define ``raw_features(wavs, lengths=None)``, the frame
+    features ``[B, frames, dim]`` of waveforms ``[B, S]``, and ``offset``,
+    the feature frame aligned with model frame 0.
     :meth:`fit` fits the standardisation and the centroids (:func:`kmeans`)
     on a sample of waveforms.
 
@@ -130,10 +131,6 @@ class FrameClusters(nn.Module):
         self.register_buffer("std", torch.ones(dim))
         self.register_buffer("centroids", torch.zeros(num_clusters, dim))
         self.fitted = False
-
-    def raw_features(self, wavs, lengths=None):
-        """Frame features ``[B, frames, dim]`` of waveforms ``[B, S]``."""
-        raise NotImplementedError
 
     @torch.no_grad()
     def features(self, wavs, lengths=None):
