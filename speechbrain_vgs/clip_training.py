@@ -3,7 +3,7 @@
 No pretrained CLIP weights exist offline, so the SynthVGS recipes train a
 small ``open_clip.CLIP`` on SynthVGS images and their text captions
 (``recipes/SynthVGS/CLIP``) and save it in open_clip's own format, which
-:class:`speechbrain_vgs.lobes.clip.CLIP` then loads through the same code
+:class:`speechbrain_vgs.lobes.clip.FrozenCLIP` then loads through the same code
 path as a real checkpoint.
 
 * :func:`read_synthvgs_captions`: the captions of a SynthVGS folder

@@ -51,7 +51,7 @@ class SpeechCLIPInference(Pretrained):
     >>> tmp = getfixture("tmpdir")
     >>> checkpoint, config = save_tiny_clip(tmp)
     >>> hparams = load_hyperpyyaml(f'''
-    ... clip: !new:speechbrain_vgs.lobes.clip.CLIP
+    ... clip: !new:speechbrain_vgs.lobes.clip.FrozenCLIP
     ...     model_name: tiny-clip
     ...     pretrained: null
     ...     checkpoint: {checkpoint}

@@ -58,7 +58,7 @@ from speechbrain_vgs.similarity import length_mask
 PAD_ID = 0  # open_clip's SimpleTokenizer pads with token 0
 
 
-class CLIP(nn.Module):
+class FrozenCLIP(nn.Module):
     """A frozen open_clip CLIP model.
 
     Arguments
@@ -89,7 +89,7 @@ class CLIP(nn.Module):
     -------
     >>> from speechbrain_vgs.lobes.tiny_models import save_tiny_clip
     >>> checkpoint, config = save_tiny_clip(getfixture("tmpdir"))
-    >>> clip = CLIP("tiny-clip", pretrained=None, checkpoint=checkpoint,
+    >>> clip = FrozenCLIP("tiny-clip", pretrained=None, checkpoint=checkpoint,
     ...             config=config)
     >>> clip.encode_text(["a red circle", "two blue squares"]).shape
     torch.Size([2, 32])
@@ -207,7 +207,7 @@ class CLIP(nn.Module):
         -------
         >>> from speechbrain_vgs.lobes.tiny_models import save_tiny_clip
         >>> checkpoint, config = save_tiny_clip(getfixture("tmpdir"))
-        >>> clip = CLIP("tiny-clip", None, checkpoint, config)
+        >>> clip = FrozenCLIP("tiny-clip", None, checkpoint, config)
         >>> clip.train().model.training
         False
         """
@@ -242,7 +242,7 @@ class CLIP(nn.Module):
         -------
         >>> from speechbrain_vgs.lobes.tiny_models import save_tiny_clip
         >>> checkpoint, config = save_tiny_clip(getfixture("tmpdir"))
-        >>> clip = CLIP("tiny-clip", None, checkpoint, config)
+        >>> clip = FrozenCLIP("tiny-clip", None, checkpoint, config)
         >>> clip.set_vocabulary([736, 320, 320])
         >>> clip.vocabulary
         tensor([320, 736])
@@ -280,7 +280,7 @@ class CLIP(nn.Module):
         -------
         >>> from speechbrain_vgs.lobes.tiny_models import save_tiny_clip
         >>> checkpoint, config = save_tiny_clip(getfixture("tmpdir"))
-        >>> clip = CLIP("tiny-clip", None, checkpoint, config)
+        >>> clip = FrozenCLIP("tiny-clip", None, checkpoint, config)
         >>> ids = clip.subword_vocabulary(["a dog", "a cat!"])
         >>> [clip.tokenizer.decode([i]) for i in ids.tolist()]
         ['! ', 'a ', 'dog ', 'cat ']
@@ -309,7 +309,7 @@ class CLIP(nn.Module):
         -------
         >>> from speechbrain_vgs.lobes.tiny_models import save_tiny_clip
         >>> checkpoint, config = save_tiny_clip(getfixture("tmpdir"))
-        >>> clip = CLIP("tiny-clip", None, checkpoint, config)
+        >>> clip = FrozenCLIP("tiny-clip", None, checkpoint, config)
         >>> clip.encode_image(torch.randn(2, 3, 32, 32)).shape
         torch.Size([2, 32])
         """
@@ -333,7 +333,7 @@ class CLIP(nn.Module):
         -------
         >>> from speechbrain_vgs.lobes.tiny_models import save_tiny_clip
         >>> checkpoint, config = save_tiny_clip(getfixture("tmpdir"))
-        >>> clip = CLIP("tiny-clip", None, checkpoint, config)
+        >>> clip = FrozenCLIP("tiny-clip", None, checkpoint, config)
         >>> clip.encode_text(["a photo of a dog"]).shape
         torch.Size([1, 32])
         """
@@ -362,7 +362,7 @@ class CLIP(nn.Module):
         -------
         >>> from speechbrain_vgs.lobes.tiny_models import save_tiny_clip
         >>> checkpoint, config = save_tiny_clip(getfixture("tmpdir"))
-        >>> clip = CLIP("tiny-clip", None, checkpoint, config)
+        >>> clip = FrozenCLIP("tiny-clip", None, checkpoint, config)
         >>> keywords = torch.randn(2, 8, clip.token_dim, requires_grad=True)
         >>> clip.encode_keywords(keywords).sum().backward()
         >>> keywords.grad.shape
@@ -417,7 +417,7 @@ class CLIP(nn.Module):
         >>> from speechbrain_vgs.lobes.tiny_models import save_tiny_clip
         >>> tmp = getfixture("tmpdir")
         >>> checkpoint, config = save_tiny_clip(tmp)
-        >>> clip = CLIP("tiny-clip", None, checkpoint, config,
+        >>> clip = FrozenCLIP("tiny-clip", None, checkpoint, config,
         ...             cache_dir=tmp / "cache")
         >>> Image.new("RGB", (40, 30), "red").save(tmp / "red.png")
         >>> first = clip.image_embeddings([tmp / "red.png"])

@@ -11,7 +11,7 @@
   table), cosine to the vocabulary embeddings and ``softmax(cos / tau)``
   with a straight-through one-hot in training, argmax at evaluation. The
   selected keyword embeddings then go through
-  :meth:`speechbrain_vgs.lobes.clip.CLIP.encode_keywords`.
+  :meth:`speechbrain_vgs.lobes.clip.FrozenCLIP.encode_keywords`.
 * :class:`HybridHead` (SpeechCLIP+ Hybrid): one shared attention layer over
   ``[parallel CLS, K keyword CLS, frames]``; the parallel CLS gives the
   parallel embedding (Linear, L2 norm), the keyword CLS the cascaded path.
@@ -19,7 +19,7 @@
 Padded frames (beyond ``round(length * T)``) are masked out of attention,
 so they never change the outputs. The vocabulary is given at ``forward``
 as its embeddings ``[V, token_dim]`` and its token ids ``[V]``
-(``CLIP.vocabulary_embeddings`` and ``CLIP.vocabulary``, which never hold
+(``FrozenCLIP.vocabulary_embeddings`` and ``FrozenCLIP.vocabulary``, which never hold
 the start, end or padding tokens); the heads return CLIP token ids.
 
 Authors
@@ -240,7 +240,7 @@ class KeywordSelector(nn.Module):
         ---------
         token_embedding_weight : torch.Tensor
             Token-embedding table ``[V, token_dim]``, e.g.
-            ``CLIP.vocabulary_embeddings`` (the allowed keywords).
+            ``FrozenCLIP.vocabulary_embeddings`` (the allowed keywords).
 
         Example
         -------
@@ -436,15 +436,15 @@ class CascadedHead(nn.Module):
             Relative lengths ``[B]``.
         vocabulary_embeddings : torch.Tensor
             Embeddings of the allowed tokens ``[V, token_dim]``
-            (``CLIP.vocabulary_embeddings``).
+            (``FrozenCLIP.vocabulary_embeddings``).
         vocabulary : torch.Tensor
-            Their token ids ``[V]`` (``CLIP.vocabulary``).
+            Their token ids ``[V]`` (``FrozenCLIP.vocabulary``).
 
         Returns
         -------
         keywords : torch.Tensor
             Selected token embeddings ``[B, K, token_dim]``, for
-            ``CLIP.encode_keywords``.
+            ``FrozenCLIP.encode_keywords``.
         token_ids : torch.Tensor
             Their CLIP token ids ``[B, K]``.
         scores : torch.Tensor
@@ -592,17 +592,17 @@ class SpeechCLIP(nn.Module):
         ``upstream(wavs, lengths) -> (frames [B, T, D], frame lengths)``.
     head : torch.nn.Module
         A SpeechCLIP head.
-    clip : speechbrain_vgs.lobes.clip.CLIP
+    clip : speechbrain_vgs.lobes.clip.FrozenCLIP
         The frozen CLIP.
 
     Example
     -------
-    >>> from speechbrain_vgs.lobes.clip import CLIP
+    >>> from speechbrain_vgs.lobes.clip import FrozenCLIP
     >>> from speechbrain_vgs.lobes.ssl import SSLUpstream
     >>> from speechbrain_vgs.lobes.tiny_models import (
     ...     save_tiny_clip, save_tiny_hubert)
     >>> tmp = getfixture("tmpdir")
-    >>> clip = CLIP("tiny-clip", None, *save_tiny_clip(tmp / "clip"))
+    >>> clip = FrozenCLIP("tiny-clip", None, *save_tiny_clip(tmp / "clip"))
     >>> upstream = SSLUpstream(save_tiny_hubert(tmp / "hubert"))
     >>> head = HybridHead(upstream.dim, clip.token_dim, clip.embedding_dim, 4)
     >>> model = SpeechCLIP(upstream, head, clip).eval()

@@ -11,7 +11,7 @@ the way the real checkpoints are distributed:
   ``source``).
 * :func:`save_tiny_clip` writes an ``open_clip`` model config JSON and a
   state-dict checkpoint, loadable exactly like ``ViT-B-32``
-  (:class:`speechbrain_vgs.lobes.clip.CLIP` takes them as ``config`` and
+  (:class:`speechbrain_vgs.lobes.clip.FrozenCLIP` takes them as ``config`` and
   ``checkpoint``). Its text tower keeps CLIP's BPE vocabulary (49408
   tokens), so the real tokenizer applies.
 
@@ -296,14 +296,14 @@ def export_open_clip(model, model_config, folder, name):
 
     Example
     -------
-    >>> from speechbrain_vgs.lobes.clip import CLIP
+    >>> from speechbrain_vgs.lobes.clip import FrozenCLIP
     >>> from speechbrain_vgs.lobes.tiny_models import tiny_clip_config
     >>> config = tiny_clip_config(8, image_size=16, width=16, layers=1,
     ...                           context_length=16)
     >>> model = open_clip.CLIP(**config)
     >>> checkpoint, config_file = export_open_clip(
     ...     model, config, getfixture("tmpdir"), "my-clip")
-    >>> clip = CLIP("my-clip", pretrained=None, checkpoint=checkpoint,
+    >>> clip = FrozenCLIP("my-clip", pretrained=None, checkpoint=checkpoint,
     ...             config=config_file)
     >>> texts = ["a red circle"]
     >>> torch.equal(clip.encode_text(texts), model.encode_text(

@@ -1,6 +1,6 @@
 """The SynthVGS CLIP recipe runs end to end in SpeechBrain's ``--debug``
 mode on the tiny corpus; its export loads with
-:class:`speechbrain_vgs.lobes.clip.CLIP` and computes exactly what the best
+:class:`speechbrain_vgs.lobes.clip.FrozenCLIP` and computes exactly what the best
 checkpoint computes. The caption datasets follow the corpus's own splits
 and manifests, and a malformed ``captions.json`` fails naming the file."""
 
@@ -21,7 +21,7 @@ from speechbrain_vgs.clip_training import (
     synthvgs_caption_datasets,
 )
 from speechbrain_vgs.dataio.manifest import DataError, read_json, write_json
-from speechbrain_vgs.lobes.clip import CLIP
+from speechbrain_vgs.lobes.clip import FrozenCLIP
 from speechbrain_vgs.lobes.tiny_models import tiny_clip_config
 from speechbrain_vgs.losses import InfoNCE
 
@@ -57,7 +57,7 @@ def test_clip_recipe_debug_and_export(synthvgs_tiny, tmp_path):
     # The export, loaded like a real checkpoint ...
     export = tmp_path / "export"
     assert sorted(os.listdir(export)) == [f"{NAME}.json", f"{NAME}.pt"]
-    clip = CLIP(
+    clip = FrozenCLIP(
         NAME,
         pretrained=None,
         checkpoint=export / f"{NAME}.pt",

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from speechbrain_vgs.dataio.manifest import DataError
-from speechbrain_vgs.lobes.clip import CLIP
+from speechbrain_vgs.lobes.clip import FrozenCLIP
 from speechbrain_vgs.lobes.tiny_models import save_tiny_clip
 
 CAPTIONS = [
@@ -26,7 +26,7 @@ def tiny_clip_files(tmp_path_factory):
 @pytest.fixture(scope="module")
 def clip(tiny_clip_files):
     checkpoint, config = tiny_clip_files
-    return CLIP("tiny-clip", None, checkpoint, config)
+    return FrozenCLIP("tiny-clip", None, checkpoint, config)
 
 
 @pytest.fixture
@@ -131,14 +131,14 @@ def test_cached_and_uncached_image_embeddings_are_identical(
     checkpoint, config = tiny_clip_files
     reference = open_clip_image_embeddings(checkpoint, image_files)
     cache = tmp_path / "cache"
-    clip = CLIP("tiny-clip", None, checkpoint, config, cache_dir=cache)
+    clip = FrozenCLIP("tiny-clip", None, checkpoint, config, cache_dir=cache)
     computed = clip.image_embeddings(image_files)
     assert torch.equal(computed, reference)
     assert torch.equal(clip.image_embeddings(image_files), reference)  # memory
     (folder,) = os.listdir(cache)
     assert folder.startswith("tiny-clip-")
     assert len(os.listdir(cache / folder)) == len(image_files)
-    from_disk = CLIP(
+    from_disk = FrozenCLIP(
         "tiny-clip",
         None,
         checkpoint,
@@ -156,10 +156,10 @@ def test_cache_is_per_model_and_per_file_version(
 ):
     checkpoint, config = tiny_clip_files
     cache = tmp_path / "cache"
-    clip = CLIP("tiny-clip", None, checkpoint, config, cache_dir=cache)
+    clip = FrozenCLIP("tiny-clip", None, checkpoint, config, cache_dir=cache)
     before = clip.image_embeddings(image_files[:1])
     other_checkpoint, _ = save_tiny_clip(tmp_path / "other", seed=1)
-    other = CLIP("tiny-clip", None, other_checkpoint, config, cache_dir=cache)
+    other = FrozenCLIP("tiny-clip", None, other_checkpoint, config, cache_dir=cache)
     assert len(os.listdir(cache)) == 2
     assert not torch.allclose(other.image_embeddings(image_files[:1]), before)
     # rewrite the image: it is embedded again
@@ -193,14 +193,14 @@ def test_vocabulary(clip):
 def test_errors(tiny_clip_files, tmp_path):
     checkpoint, config = tiny_clip_files
     with pytest.raises(ValueError, match="file stem"):
-        CLIP("ViT-B-32", None, checkpoint, config)
+        FrozenCLIP("ViT-B-32", None, checkpoint, config)
     with pytest.raises(ValueError, match="not a pretrained tag"):
-        CLIP("tiny-clip", "openai", checkpoint, config)
+        FrozenCLIP("tiny-clip", "openai", checkpoint, config)
     with pytest.raises(FileNotFoundError, match="missing.pt"):
-        CLIP("tiny-clip", None, tmp_path / "missing.pt", config)
+        FrozenCLIP("tiny-clip", None, tmp_path / "missing.pt", config)
     with pytest.raises(ValueError, match="checkpoint"):
-        CLIP("tiny-clip", None, None, config)
-    clip = CLIP("tiny-clip", None, checkpoint, config)
+        FrozenCLIP("tiny-clip", None, None, config)
+    clip = FrozenCLIP("tiny-clip", None, checkpoint, config)
     with pytest.raises(DataError, match="nowhere.jpg"):
         clip.image_embeddings([tmp_path / "nowhere.jpg"])
     (tmp_path / "broken.jpg").write_text("not an image")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from speechbrain_vgs.lobes.clip import CLIP
+from speechbrain_vgs.lobes.clip import FrozenCLIP
 from speechbrain_vgs.lobes.speechclip import (
     CascadedHead,
     HybridHead,
@@ -21,7 +21,7 @@ VALID = [7, 4, 1]
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     checkpoint, config = save_tiny_clip(tmp_path_factory.mktemp("clip"))
-    return CLIP("tiny-clip", None, checkpoint, config)
+    return FrozenCLIP("tiny-clip", None, checkpoint, config)
 
 
 def make_heads():

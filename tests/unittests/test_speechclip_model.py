@@ -14,7 +14,7 @@ from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.nnet.schedulers import LinearWarmupScheduler
 
 from speechbrain_vgs.brains import SpeechCLIPBrain
-from speechbrain_vgs.lobes.clip import CLIP
+from speechbrain_vgs.lobes.clip import FrozenCLIP
 from speechbrain_vgs.lobes.speechclip import (
     CascadedHead,
     HybridHead,
@@ -38,7 +38,7 @@ def sources(tmp_path_factory):
 def build(sources, head_name, seed, freeze=True):
     hubert, (checkpoint, config) = sources
     torch.manual_seed(seed)
-    clip = CLIP("tiny-clip", None, checkpoint, config)
+    clip = FrozenCLIP("tiny-clip", None, checkpoint, config)
     upstream = SSLUpstream(hubert, freeze=freeze)
     heads = {
         "parallel": lambda: ParallelHead(32, 32, num_heads=2, ffn_dim=16),

@@ -7,7 +7,7 @@ the best checkpoint by validation mean text<->image R@10, tests it on the
 test images (those of test_A..test_D) into ``<output_folder>/results.json``
 and exports it as ``<export_folder>/<model_name>.json`` (open_clip model
 config) and ``<export_folder>/<model_name>.pt`` (state dict), loadable with
-``speechbrain_vgs.lobes.clip.CLIP(model_name, pretrained=None,
+``speechbrain_vgs.lobes.clip.FrozenCLIP(model_name, pretrained=None,
 checkpoint=..., config=...)``.
 
 To run, from the repository root::

@@ -33,7 +33,7 @@ from speechbrain_vgs.dataio.synthvgs.speech import (
     check_synthesisers,
     make_speakers,
     read_wav,
-    synthesize,
+    synthesise,
     write_wav,
 )
 
@@ -133,7 +133,7 @@ def _render_task(task):
 
 def _speech_task(task):
     text, speaker, path = task
-    return synthesize(text, speaker, path)
+    return synthesise(text, speaker, path)
 
 
 def _condition_task(task):

@@ -230,7 +230,7 @@ def _resampling_filter(up, down):
     return taps
 
 
-def synthesize(text, speaker, path):
+def synthesise(text, speaker, path):
     """Renders ``text`` with ``speaker`` into a 16 kHz PCM16 wav at ``path``.
 
     Arguments
@@ -253,7 +253,7 @@ def synthesize(text, speaker, path):
     -------
     >>> speaker = make_speakers("en", "train", 0)[0]
     >>> path = str(getfixture("tmpdir") / "a.wav")
-    >>> n, phones = synthesize("a red star", speaker, path)
+    >>> n, phones = synthesise("a red star", speaker, path)
     >>> sf.info(path).samplerate, n == sf.info(path).frames
     (16000, True)
     """
