@@ -2,8 +2,8 @@
 
 Contrastive losses see every item of the batch as a negative for every
 other, so under DDP each process gathers the embeddings of all processes and
-computes the loss on the global batch (DESIGN section 6: 4 GPUs x 64 behave
-like 1 x 256). :func:`gather_with_grad` makes the gradient of that global
+computes the loss on the global batch (so 4 GPUs x 64 behave like
+1 x 256). :func:`gather_with_grad` makes the gradient of that global
 loss flow back into each process's own slice: its backward sums the incoming
 gradients over processes. Every process computes the same global loss, so
 its slice receives ``world_size`` times the gradient of that loss, and DDP's

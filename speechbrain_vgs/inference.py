@@ -28,11 +28,9 @@ from PIL import Image
 from speechbrain.inference.interfaces import Pretrained
 from speechbrain.utils.data_utils import batch_pad_right
 
-from speechbrain_vgs.dataio.pipelines import read_wav
+from speechbrain_vgs.dataio.pipelines import SAMPLE_RATE, read_wav
 from speechbrain_vgs.lobes.clip import load_image
 from speechbrain_vgs.lobes.speechclip import ranked_keywords
-
-SAMPLE_RATE = 16000
 
 
 class SpeechCLIPInference(Pretrained):
@@ -41,7 +39,7 @@ class SpeechCLIPInference(Pretrained):
 
     Needs the ``model`` module (a
     :class:`speechbrain_vgs.lobes.speechclip.SpeechCLIP`) and the hparams
-    ``clip`` and ``retrieval_branch`` (the embedding used for search).
+    ``frozen_clip`` and ``retrieval_branch`` (the embedding used for search).
 
     Example
     -------
@@ -51,7 +49,7 @@ class SpeechCLIPInference(Pretrained):
     >>> tmp = getfixture("tmpdir")
     >>> checkpoint, config = save_tiny_clip(tmp)
     >>> hparams = load_hyperpyyaml(f'''
-    ... clip: !new:speechbrain_vgs.lobes.clip.FrozenCLIP
+    ... frozen_clip: !new:speechbrain_vgs.lobes.clip.FrozenCLIP
     ...     model_name: tiny-clip
     ...     pretrained: null
     ...     checkpoint: {checkpoint}
@@ -64,7 +62,7 @@ class SpeechCLIPInference(Pretrained):
     ...         input_dim: 32
     ...         token_dim: 32
     ...         num_keywords: 2
-    ...     clip: !ref <clip>
+    ...     clip: !ref <frozen_clip>
     ... retrieval_branch: cascaded
     ... ''')
     >>> speechclip = SpeechCLIPInference(
@@ -75,7 +73,7 @@ class SpeechCLIPInference(Pretrained):
     2
     """
 
-    HPARAMS_NEEDED = ["clip", "retrieval_branch"]
+    HPARAMS_NEEDED = ["frozen_clip", "retrieval_branch"]
     MODULES_NEEDED = ["model"]
 
     def speech_batch(self, wavs, wav_lens=None):
@@ -174,7 +172,7 @@ class SpeechCLIPInference(Pretrained):
         output = self.encode_batch(wavs, wav_lens)
         if output.scores is None:
             raise ValueError("this SpeechCLIP has no cascaded branch")
-        clip = self.hparams.clip
+        clip = self.hparams.frozen_clip
         ranked = ranked_keywords(output.scores, clip.vocabulary, top_n)
         words = [
             [
@@ -198,7 +196,7 @@ class SpeechCLIPInference(Pretrained):
         -------
         torch.Tensor
         """
-        clip = self.hparams.clip
+        clip = self.hparams.frozen_clip
         if all(isinstance(i, str | os.PathLike) for i in images):
             return clip.image_embeddings(images).float()
         pixels = torch.stack(
@@ -256,6 +254,6 @@ class SpeechCLIPInference(Pretrained):
         if isinstance(query, Image.Image) or os.path.isfile(query):
             target = self.encode_images([query])[0]
         else:
-            target = self.hparams.clip.encode_text([query])[0].float()
+            target = self.hparams.frozen_clip.encode_text([query])[0].float()
         scores = self.encode_speech(wavs, wav_lens) @ target
         return scores, scores.argsort(descending=True)

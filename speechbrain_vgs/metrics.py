@@ -1,8 +1,11 @@
 """Evaluation metrics: cross-modal retrieval recall@k and keyword hit rate.
 
-Retrieval follows DESIGN section 5: each unique image is embedded once and
-may have several captions. Ties never count in the model's favour: an item
-tied with the correct one is ranked ahead of it. The keyword hit rate is
+Retrieval with several captions per image: speech->image R@k is the share
+of utterances whose own image is among the k best-scored images;
+image->speech R@k is the share of images with at least one of their
+captions among the k best-scored utterances. Each unique image is embedded
+once. Ties never count in the model's favour: an item tied with the correct
+one is ranked ahead of it. The keyword hit rate is
 that of SpeechCLIP's cascaded keywords (Shih et al. 2022).
 
 Authors
@@ -114,6 +117,28 @@ def _rank_of_own_group(sim, row_groups, column_groups, chunk_size):
     return torch.cat(ranks)
 
 
+def mean_r10(stats):
+    """The checkpoint-selection score of retrieval: the mean of both
+    directions' R@10.
+
+    Arguments
+    ---------
+    stats : dict
+        With ``speech_to_image_r10`` and ``image_to_speech_r10`` (the keys
+        of :func:`retrieval_recall`).
+
+    Returns
+    -------
+    float
+
+    Example
+    -------
+    >>> mean_r10({"speech_to_image_r10": 0.2, "image_to_speech_r10": 0.4})
+    0.30000000000000004
+    """
+    return (stats["speech_to_image_r10"] + stats["image_to_speech_r10"]) / 2
+
+
 def retrieval_recall(sim, image_index, ks=(1, 5, 10)):
     """Speech->image and image->speech recall@k with several captions per
     image (:func:`group_recall` with one column per image).
@@ -202,7 +227,8 @@ class RetrievalStats:
     """Accumulates utterance and image embeddings over an evaluation and
     computes :func:`retrieval_recall` (like SpeechBrain's ``MetricStats``).
 
-    Utterances are stored cut to their valid frames, detached, on the CPU;
+    Utterances are stored cut to their valid frames, detached, in float32
+    on the CPU;
     each image is kept once per image id (the first time it is seen). At
     :meth:`summarize`, utterances are re-padded chunk by chunk and scored
     against all images with ``similarity``.
@@ -273,7 +299,7 @@ class RetrievalStats:
         if self.audio and audio.dim() != self.audio[0].dim() + 1:
             raise ValueError("audio switched between pooled and frames")
         _check_new_ids(ids, self.id_set)
-        audio = audio.detach().cpu()
+        audio = audio.detach().float().cpu()
         if audio.dim() == 3:
             if audio_lens is None:
                 raise ValueError("audio_lens is required for frames [B, T, D]")
@@ -285,7 +311,7 @@ class RetrievalStats:
         self.ids.extend(ids)
         self.id_set.update(ids)
         self.utterance_images.extend(image_ids)
-        for image_id, features in zip(image_ids, image.detach().cpu()):
+        for image_id, features in zip(image_ids, image.detach().float().cpu()):
             if image_id not in self.images:
                 self.images[image_id] = features.clone()
 
@@ -329,8 +355,9 @@ class RetrievalStats:
 
 
 class KeywordHitStats:
-    """Keyword hit rate of SpeechCLIP's cascaded keywords (DESIGN section
-    5), accumulated like SpeechBrain's ``MetricStats``.
+    """Keyword hit rate of SpeechCLIP's cascaded keywords (top-1 as in the
+    paper, top-5 as in the authors' code, per slot and averaged),
+    accumulated like SpeechBrain's ``MetricStats``.
 
     For keyword slot k and cut-off n, the hit rate is the share of
     utterances whose top-n token ids for slot k include a token id of the

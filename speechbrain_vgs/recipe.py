@@ -11,19 +11,18 @@ import os
 
 import speechbrain as sb
 from hyperpyyaml import load_hyperpyyaml
+from speechbrain.dataio.sampler import DynamicBatchSampler
 
-from speechbrain_vgs.brains import (
-    GroundingBrain,
-    SpeechCLIPBrain,
-    train_loader_options,
-)
+from speechbrain_vgs.brains import GroundingBrain, SpeechCLIPBrain
+from speechbrain_vgs.brains.base import check_hparams
 from speechbrain_vgs.dataio.pipelines import vgs_datasets
 from speechbrain_vgs.dataio.prep_utils import manifest_paths
 from speechbrain_vgs.dataio.synthvgs import build_synthvgs
 
 
-def load_recipe(argv):
-    """Parses the command line, loads the hparams, sets up the experiment.
+def load_recipe(argv, brain_class):
+    """Parses the command line, loads the hparams, checks them against the
+    recipe's Brain, sets up the experiment.
 
     Arguments
     ---------
@@ -31,6 +30,10 @@ def load_recipe(argv):
         ``sys.argv[1:]``: the yaml file, SpeechBrain run options
         (``--device``, ``--debug``, ``--precision`` ...) and overrides
         of yaml keys (``--lr 0.1``).
+    brain_class : type
+        The Brain the recipe trains: its declared hparams are checked at
+        once (:func:`speechbrain_vgs.brains.base.check_hparams`), so a
+        missing or misspelt key fails before any data preparation.
 
     Returns
     -------
@@ -42,6 +45,7 @@ def load_recipe(argv):
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
+    check_hparams(brain_class, hparams, hparams.get("modules", {}))
     sb.utils.distributed.ddp_init_group(run_opts)
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],
@@ -49,6 +53,41 @@ def load_recipe(argv):
         overrides=overrides,
     )
     return hparams, run_opts
+
+
+def train_loader_options(dataset, hparams):
+    """Train loader options, with a length-bucketed sampler if asked.
+
+    With ``dynamic_batching: True`` in the hparams, batches are built by
+    SpeechBrain's ``DynamicBatchSampler`` from ``dynamic_batch_sampler``
+    (``max_batch_length`` in seconds of padded audio, ``bucket_boundaries``
+    in seconds, ``max_batch_ex``, ...); otherwise ``train_dataloader_opts``
+    is used. Durations count up to ``max_audio_seconds`` when the hparams
+    crop training audio to it.
+
+    Example
+    -------
+    >>> from speechbrain.dataio.dataset import DynamicItemDataset
+    >>> ds = DynamicItemDataset({str(i): {"duration": 1.0 + i}
+    ...                          for i in range(8)})
+    >>> opts = train_loader_options(ds, {"dynamic_batching": True,
+    ...     "max_audio_seconds": 4.0,
+    ...     "dynamic_batch_sampler": {"max_batch_length": 8,
+    ...                               "bucket_boundaries": [2.0, 4.0]}})
+    >>> sorted(len(b) for b in opts["batch_sampler"])  # 5-8 s count as 4 s
+    [2, 2, 2, 2]
+    """
+    options = dict(hparams.get("train_dataloader_opts", {}))
+    if hparams.get("dynamic_batching", False):
+        for option in ("batch_size", "shuffle", "drop_last"):
+            options.pop(option, None)
+        max_seconds = hparams.get("max_audio_seconds") or float("inf")
+        options["batch_sampler"] = DynamicBatchSampler(
+            dataset,
+            length_func=lambda entry: min(entry["duration"], max_seconds),
+            **hparams["dynamic_batch_sampler"],
+        )
+    return options
 
 
 def grounding_datasets(hparams, manifests, replacements):
@@ -264,8 +303,8 @@ def train_speechclip(hparams, run_opts, manifests, replacements, test_sets):
     Arguments
     ---------
     hparams : dict
-        Needs ``model``, ``clip``, ``sorting``, ``output_folder`` and what
-        :func:`train_and_test` needs.
+        Needs ``model``, ``frozen_clip``, ``sorting``, ``output_folder``
+        and what :func:`train_and_test` needs.
     run_opts : RunOptions
         From :func:`load_recipe`.
     manifests : dict
@@ -288,7 +327,7 @@ def train_speechclip(hparams, run_opts, manifests, replacements, test_sets):
         max_audio_seconds=hparams.get("max_audio_seconds"),
         text=True,
     )
-    model, clip = hparams["model"], hparams["clip"]
+    model, clip = hparams["model"], hparams["frozen_clip"]
     vocabulary = clip.vocabulary
     if hparams.get("train_caption_vocabulary", False):
         texts = [entry["text"] for entry in datasets["train"].data.values()]

@@ -25,38 +25,10 @@ Authors
 
 import torch
 
+from speechbrain_vgs.lobes.masking import length_mask
+
 MODES = ("SISA", "MISA", "SIMA", "pooled", "cosine")
 MAX_CHUNK_ELEMENTS = 2**25
-
-
-def length_mask(lengths, max_len):
-    """Marks the valid frames of a padded batch.
-
-    A sequence of relative length ``l`` has ``round(l * max_len)`` valid
-    frames, at least one.
-
-    Arguments
-    ---------
-    lengths : torch.Tensor
-        Relative lengths ``[B]`` in (0, 1].
-    max_len : int
-        Number of frames of the padded batch.
-
-    Returns
-    -------
-    mask : torch.Tensor
-        Boolean ``[B, max_len]``, True on valid frames.
-
-    Example
-    -------
-    >>> length_mask(torch.tensor([1.0, 0.5, 0.01]), 4)
-    tensor([[ True,  True,  True,  True],
-            [ True,  True, False, False],
-            [ True, False, False, False]])
-    """
-    valid = torch.round(lengths.float() * max_len).long().clamp(1, max_len)
-    frames = torch.arange(max_len, device=lengths.device)
-    return frames.unsqueeze(0) < valid.unsqueeze(1)
 
 
 def masked_mean(x, lengths):

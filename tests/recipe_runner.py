@@ -26,8 +26,8 @@ KEYWORD_KEYS = {
 }
 
 
-def run_recipe(script, hparams, output, *overrides, debug=True):
-    """Runs ``script hparams [--debug] ...`` and returns its results.json."""
+def run_script(script, hparams, output, *overrides, debug=True):
+    """Runs ``script hparams [--debug] ...``; returns the finished process."""
     cmd = [
         sys.executable,
         os.path.join(ROOT, script),
@@ -38,9 +38,14 @@ def run_recipe(script, hparams, output, *overrides, debug=True):
         f"--output_folder={output}",
         *overrides,
     ]
-    proc = subprocess.run(
+    return subprocess.run(
         cmd, cwd=ROOT, capture_output=True, text=True, timeout=600
     )
+
+
+def run_recipe(script, hparams, output, *overrides, debug=True):
+    """Runs ``script hparams [--debug] ...`` and returns its results.json."""
+    proc = run_script(script, hparams, output, *overrides, debug=debug)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     with open(os.path.join(output, "results.json"), encoding="utf-8") as f:
         return json.load(f)

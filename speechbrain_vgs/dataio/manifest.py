@@ -1,12 +1,22 @@
 """SpeechBrain JSON manifests: writing, reading, validating, idempotency.
 
 Every preparer in this package writes one manifest per split, one entry per
-utterance, keyed by utterance id (see DESIGN section 2)::
+utterance, keyed by utterance id (the project's manifest format)::
 
     {"<utt_id>": {"wav": "{data_root}/...wav", "duration": 3.41,
                   "image": "{image_root}/...jpg", "image_id": "<key>",
-                  "speaker": "...", "lang": "en", "text": "...",
-                  "phones": "..."}}
+                  "speaker": "..."}}
+
+``wav``, ``duration`` (seconds), ``image``, ``image_id`` and ``speaker``
+are always there (``VGS_KEYS``); ``image_id`` groups the captions of one
+image (5 for Flickr8k and SpokenCOCO), and retrieval evaluation embeds each
+image once by it. ``text`` is the caption where the corpus has one
+(Flickr8k, SpokenCOCO, SynthVGS; for Places, its ``asr_text`` transcript
+where the metadata has it), ``lang`` is written by SynthVGS, and
+``phones`` (space-separated phone transcript) by SynthVGS only. Speech-only
+manifests need ``wav`` and ``duration``; ASR manifests use ``ASR_KEYS``.
+Paths hold the ``{data_root}`` and ``{image_root}`` placeholders that the
+recipes replace.
 
 Authors
  * speechbrain-vgs developers 2026

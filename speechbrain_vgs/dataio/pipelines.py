@@ -1,14 +1,17 @@
 """Audio and image loading, and datasets for image/spoken-caption pairs.
 
 Recipes build their datasets with :func:`vgs_dataset`, which reads a
-manifest (DESIGN section 2) into a SpeechBrain ``DynamicItemDataset`` with
-the items ``sig`` (waveform), ``img`` (normalised image tensor) and
-``image_idx`` (an integer per distinct ``image_id``, so that losses can tell
-which captions share an image).
+manifest (the format of :mod:`speechbrain_vgs.dataio.manifest`) into a
+SpeechBrain ``DynamicItemDataset`` with the items ``sig`` (waveform),
+``img`` (normalised image tensor) and ``image_idx`` (an integer per
+distinct ``image_id``, so that losses can tell which captions share an
+image).
 
 Authors
  * speechbrain-vgs developers 2026
 """
+
+import os
 
 import soundfile
 import torch
@@ -22,13 +25,15 @@ from speechbrain_vgs.dataio.manifest import (
     VGS_KEYS,
     DataError,
     check_manifest,
+    load_manifest,
 )
 
+SAMPLE_RATE = 16000  # every model and corpus of the project reads 16 kHz
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def read_wav(path, sample_rate=16000):
+def read_wav(path, sample_rate=SAMPLE_RATE):
     """Reads a wav file as a mono float tensor at ``sample_rate``.
 
     Multi-channel audio is averaged to mono; other sample rates are
@@ -82,7 +87,7 @@ def random_crop(wav, max_samples, generator=None):
     return wav[start : start + max_samples]
 
 
-def audio_item(sample_rate=16000, max_audio_seconds=None):
+def audio_item(sample_rate=SAMPLE_RATE, max_audio_seconds=None):
     """The dynamic item ``wav`` (path) -> ``sig`` (waveform) of a dataset.
 
     Arguments
@@ -121,7 +126,8 @@ def audio_item(sample_rate=16000, max_audio_seconds=None):
 
 
 def image_transform(size=224, resize=None, train_crop=False, crop_scale=None):
-    """Builds the image preprocessing of DAVEnet/ResDAVEnet (DESIGN 4).
+    """Builds the image preprocessing of DAVEnet/ResDAVEnet: a resize (or
+    a random resized crop in training), then ImageNet normalisation.
 
     Arguments
     ---------
@@ -207,7 +213,7 @@ def vgs_dataset(
     Arguments
     ---------
     manifest_path : str
-        A JSON manifest as in DESIGN section 2.
+        A JSON manifest (see :mod:`speechbrain_vgs.dataio.manifest`).
     replacements : dict
         Values for the ``{data_root}``/``{image_root}`` placeholders.
     transform : callable or None
@@ -377,3 +383,63 @@ def vgs_datasets(
             dataset, sorting if train else "ascending"
         )
     return datasets
+
+
+def speech_dataset(manifests, replacements, max_audio_seconds=None):
+    """The utterances of several manifests as one speech-only dataset.
+
+    Arguments
+    ---------
+    manifests : list of str
+        JSON manifests (see :mod:`speechbrain_vgs.dataio.manifest`; only
+        ``wav`` and ``duration`` are needed). Utterance ids must be unique
+        across them.
+    replacements : dict
+        Values of the ``{data_root}`` placeholder.
+    max_audio_seconds : float, optional
+        Random crop of longer utterances (``None``: whole utterances).
+
+    Returns
+    -------
+    DynamicItemDataset
+        Output keys ``id`` and ``sig``; entries keep ``duration``.
+
+    Raises
+    ------
+    DataError
+        Naming the manifest of an entry without ``wav``/``duration``, or
+        the two manifests that share an utterance id.
+
+    Example
+    -------
+    >>> import numpy as np, soundfile
+    >>> from speechbrain_vgs.dataio.manifest import write_json
+    >>> tmp = getfixture("tmpdir")
+    >>> soundfile.write(str(tmp / "u.wav"), np.zeros(3200), 16000)
+    >>> write_json(tmp / "a.json", {"a": {"wav": "{data_root}/u.wav",
+    ...                                   "duration": 0.2}})
+    >>> write_json(tmp / "b.json", {"b": {"wav": "{data_root}/u.wav",
+    ...                                   "duration": 0.2}})
+    >>> ds = speech_dataset([tmp / "a.json", tmp / "b.json"],
+    ...                     {"data_root": str(tmp)}, max_audio_seconds=0.1)
+    >>> len(ds), ds[1]["id"], ds[1]["sig"].shape
+    (2, 'b', torch.Size([1600]))
+    """
+    data, sources = {}, {}
+    for path in manifests:
+        path = os.fspath(path)
+        for utt_id, entry in load_manifest(path, ("wav", "duration")).items():
+            if utt_id in data:
+                raise DataError(
+                    f"{path}: utterance {utt_id!r} is also in {sources[utt_id]}"
+                )
+            data[utt_id] = {
+                "wav": entry["wav"].format(**replacements),
+                "duration": entry["duration"],
+            }
+            sources[utt_id] = path
+    return DynamicItemDataset(
+        data,
+        dynamic_items=[audio_item(SAMPLE_RATE, max_audio_seconds)],
+        output_keys=["id", "sig"],
+    )

@@ -9,7 +9,8 @@ A preparer reads its corpus into *utterance records*, plain dicts::
 
 puts them in splits by image (:func:`group_by_split`), and hands them to
 :func:`write_vgs_manifests`, which checks every referenced file, reads the
-durations and writes the manifests of DESIGN section 2.
+durations and writes the manifests (the format is in
+:mod:`speechbrain_vgs.dataio.manifest`).
 
 Authors
  * speechbrain-vgs developers 2026

@@ -4,11 +4,10 @@ Both networks read log-mel frames ``[batch, time, n_mels]`` (10 ms hop),
 collapse the frequency axis with a first convolution spanning all mel bins,
 then downsample time by 2 four times, and return channels-last frames
 ``[batch, time', dim]``. Intermediate layers can be read by name
-(``layer="res2"``), for the ASR-transfer and unit-discovery studies; the
-computation stops at the requested layer.
+(``layer="res2"``); the computation stops at the requested layer.
 
 Padding: SpeechBrain relative lengths give ``round(length * T)`` valid
-frames at every layer (:func:`speechbrain_vgs.similarity.length_mask`, the
+frames at every layer (:func:`speechbrain_vgs.lobes.masking.length_mask`, the
 same rule the similarities use). Every temporal convolution (and every
 quantizer) sees zeros beyond the valid frames, exactly as the
 convolution's own zero padding would show them for the utterance alone, so
@@ -27,7 +26,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from speechbrain_vgs.similarity import length_mask
+from speechbrain_vgs.lobes.masking import length_mask
 
 
 def mask_time(x, lengths):

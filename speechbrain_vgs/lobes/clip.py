@@ -1,18 +1,19 @@
 """A frozen open_clip CLIP for SpeechCLIP: cached image embeddings, text,
 token embeddings and keyword encoding.
 
-:class:`CLIP` loads any open_clip model with CLIP's causal text transformer
-(``ViT-B-32``, ``ViT-L-14``, ...) from a pretrained tag, or from a local
-checkpoint (plus an open_clip model config JSON for a custom architecture,
-see :func:`speechbrain_vgs.lobes.tiny_models.save_tiny_clip`). Nothing of
-it ever trains: its parameters have no gradient and it stays in eval mode.
+:class:`FrozenCLIP` loads any open_clip model with CLIP's causal text
+transformer (``ViT-B-32``, ``ViT-L-14``, ...) from a pretrained tag, or from
+a local checkpoint (plus an open_clip model config JSON for a custom
+architecture, see :func:`speechbrain_vgs.lobes.tiny_models.save_tiny_clip`).
+Nothing of it ever trains: its parameters have no gradient and it stays in
+eval mode.
 
 * ``image_embeddings(paths)``: L2-normalised embeddings of image files,
   each computed once (in float32, autocast off) and kept in memory and,
   with ``cache_dir``, on disk under a folder named after the model
-  (name, tag, checkpoint content and image transform). An image is keyed by
-  its absolute path, size and modification time, so a rewritten file is
-  embedded again.
+  (name, tag, checkpoint content and image transform), through an
+  :class:`ImageEmbeddingCache`. An image is keyed by its absolute path, size
+  and modification time, so a rewritten file is embedded again.
 * ``encode_keywords(keywords)``: SpeechCLIP's cascaded path. ``K`` keyword
   vectors in the token-embedding space are read by CLIP's text encoder as
   the sequence ``[start, k1 .. kK, end]``: token embeddings of the start and
@@ -53,7 +54,7 @@ from torch import nn
 
 from speechbrain_vgs.dataio.manifest import DataError
 from speechbrain_vgs.lobes.frozen import exclude_from_state_dict
-from speechbrain_vgs.similarity import length_mask
+from speechbrain_vgs.lobes.masking import length_mask
 
 PAD_ID = 0  # open_clip's SimpleTokenizer pads with token 0
 
@@ -110,55 +111,10 @@ class FrozenCLIP(nn.Module):
         vocabulary=None,
     ):
         super().__init__()
-        if config is not None:
-            config = os.fspath(config)
-            stem = os.path.splitext(os.path.basename(config))[0]
-            if stem != model_name:
-                raise ValueError(
-                    f"{config}: open_clip names this architecture {stem!r} "
-                    f"(the file stem), but model_name is {model_name!r}"
-                )
-            if not os.path.isfile(config):
-                raise FileNotFoundError(f"{config}: model config not found")
-            open_clip.add_model_config(config)
-        tag = {}
-        if pretrained:
-            tag = open_clip.get_pretrained_cfg(model_name, pretrained)
-            if not tag:
-                known = open_clip.list_pretrained_tags_by_model(model_name)
-                raise ValueError(
-                    f"{pretrained!r} is not a pretrained tag of {model_name!r} "
-                    f"(known: {known}); give local weights as checkpoint"
-                )
-        if checkpoint is not None:
-            checkpoint = os.fspath(checkpoint)
-            if not os.path.isfile(checkpoint):
-                raise FileNotFoundError(f"{checkpoint}: checkpoint not found")
-        elif not pretrained:
-            raise ValueError(
-                f"{model_name}: give a pretrained tag or a checkpoint"
-            )
-        model, _, self.preprocess = open_clip.create_model_and_transforms(
-            model_name,
-            pretrained=checkpoint or pretrained,
-            force_quick_gelu=tag.get("quick_gelu", False),
-            image_mean=tag.get("mean"),
-            image_std=tag.get("std"),
-            image_interpolation=tag.get("interpolation"),
-            image_resize_mode=tag.get("resize_mode"),
-            cache_dir=download_dir,
+        model, self.preprocess, self.tokenizer = load_open_clip(
+            model_name, pretrained, checkpoint, config, download_dir
         )
-        self.tokenizer = open_clip.get_tokenizer(model_name)
-        if not (
-            isinstance(model, open_clip.CLIP)
-            and model.attn_mask is not None
-            and model.text_pool_type in ("argmax", "eos")
-            and isinstance(self.tokenizer, open_clip.SimpleTokenizer)
-        ):
-            raise ValueError(
-                f"{model_name}: needs CLIP's text tower (token embeddings, "
-                "causal mask, output at the end token, CLIP's BPE tokenizer)"
-            )
+        check_text_tower(model_name, model, self.tokenizer)
         model.requires_grad_(False)
         model.eval()
         self.model = model
@@ -169,27 +125,19 @@ class FrozenCLIP(nn.Module):
         self.pad_id = PAD_ID
         self.special_ids = (self.pad_id, self.start_id, self.end_id)
         self.token_dim = model.token_embedding.embedding_dim
-        projection = model.text_projection
-        if projection is None:
-            self.embedding_dim = self.token_dim
-        elif isinstance(projection, nn.Linear):
-            self.embedding_dim = projection.out_features
-        else:
-            self.embedding_dim = projection.shape[-1]
+        self.embedding_dim = _text_embedding_dim(model)
         self.register_buffer("vocabulary", torch.zeros(0, dtype=torch.long))
         if vocabulary is None:
             vocabulary = range(model.vocab_size)
             vocabulary = [i for i in vocabulary if i not in self.special_ids]
         self.set_vocabulary(vocabulary)
-        self.cache_in_memory = cache_in_memory
-        self.memory_cache = {}
-        self.cache_folder = None
+        cache_folder = None
         if cache_dir is not None:
             identity = model_identity(
                 model_name, pretrained, checkpoint, self.preprocess
             )
-            self.cache_folder = os.path.join(os.fspath(cache_dir), identity)
-            os.makedirs(self.cache_folder, exist_ok=True)
+            cache_folder = os.path.join(os.fspath(cache_dir), identity)
+        self.image_cache = ImageEmbeddingCache(cache_folder, cache_in_memory)
 
     def train(self, mode=True):
         """Keeps CLIP in eval mode whatever ``mode`` is asked.
@@ -201,7 +149,7 @@ class FrozenCLIP(nn.Module):
 
         Returns
         -------
-        self : CLIP
+        self : FrozenCLIP
 
         Example
         -------
@@ -428,7 +376,7 @@ class FrozenCLIP(nn.Module):
         found = {}
         for key in keys:
             if key not in found:
-                embedding = self._cached(key)
+                embedding = self.image_cache.get(key)
                 if embedding is not None:
                     found[key] = embedding
         missing = {
@@ -443,33 +391,243 @@ class FrozenCLIP(nn.Module):
                 embeddings = self.encode_image(images).float().cpu()
             for key, embedding in zip(missing, embeddings):
                 found[key] = embedding.clone()
-                self._store(key, found[key])
+                self.image_cache.put(key, found[key])
         embeddings = torch.stack([found[key] for key in keys])
         return embeddings.to(self.device)
 
-    def _cached(self, key):
-        """The cached embedding of an image key, or None."""
-        if key in self.memory_cache:
-            return self.memory_cache[key]
-        if self.cache_folder is None:
+
+class ImageEmbeddingCache:
+    """Image embeddings by image key, in memory and optionally on disk.
+
+    On disk, the embedding of ``key`` is ``<folder>/<key>.pt``, written
+    atomically (a temporary file in ``folder``, then renamed).
+
+    Arguments
+    ---------
+    folder : str, optional
+        Folder of the on-disk cache (created if missing); ``None`` keeps
+        nothing on disk.
+    in_memory : bool
+        Whether embeddings are also kept in memory.
+
+    Example
+    -------
+    >>> folder = getfixture("tmpdir") / "cache"
+    >>> ImageEmbeddingCache(folder).put("key", torch.ones(3))
+    >>> ImageEmbeddingCache(folder, in_memory=False).get("key")
+    tensor([1., 1., 1.])
+    >>> ImageEmbeddingCache(folder).get("other") is None
+    True
+    """
+
+    def __init__(self, folder=None, in_memory=True):
+        self.folder = None if folder is None else os.fspath(folder)
+        self.in_memory = in_memory
+        self.memory = {}
+        if self.folder is not None:
+            os.makedirs(self.folder, exist_ok=True)
+
+    def get(self, key):
+        """The cached embedding of an image key.
+
+        Arguments
+        ---------
+        key : str
+            Image key (see :func:`image_key`).
+
+        Returns
+        -------
+        embedding : torch.Tensor or None
+            The embedding (on the CPU when read from disk), or ``None`` when
+            it is not cached.
+
+        Example
+        -------
+        >>> cache = ImageEmbeddingCache()
+        >>> cache.put("key", torch.zeros(2))
+        >>> cache.get("key")
+        tensor([0., 0.])
+        """
+        if key in self.memory:
+            return self.memory[key]
+        if self.folder is None:
             return None
-        path = os.path.join(self.cache_folder, f"{key}.pt")
+        path = os.path.join(self.folder, f"{key}.pt")
         if not os.path.isfile(path):
             return None
         embedding = torch.load(path, map_location="cpu", weights_only=True)
-        if self.cache_in_memory:
-            self.memory_cache[key] = embedding
+        if self.in_memory:
+            self.memory[key] = embedding
         return embedding
 
-    def _store(self, key, embedding):
-        """Caches a new embedding in memory and on disk (atomic write)."""
-        if self.cache_in_memory:
-            self.memory_cache[key] = embedding
-        if self.cache_folder is not None:
-            fd, tmp = tempfile.mkstemp(dir=self.cache_folder, suffix=".tmp")
+    def put(self, key, embedding):
+        """Caches the embedding of an image key.
+
+        Arguments
+        ---------
+        key : str
+            Image key (see :func:`image_key`).
+        embedding : torch.Tensor
+            Its embedding.
+
+        Example
+        -------
+        >>> import os
+        >>> folder = getfixture("tmpdir") / "cache"
+        >>> cache = ImageEmbeddingCache(folder, in_memory=False)
+        >>> cache.put("key", torch.ones(2))
+        >>> os.listdir(folder)
+        ['key.pt']
+        """
+        if self.in_memory:
+            self.memory[key] = embedding
+        if self.folder is not None:
+            fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
             with os.fdopen(fd, "wb") as f:
                 torch.save(embedding, f)
-            os.replace(tmp, os.path.join(self.cache_folder, f"{key}.pt"))
+            os.replace(tmp, os.path.join(self.folder, f"{key}.pt"))
+
+
+def load_open_clip(
+    model_name, pretrained=None, checkpoint=None, config=None, download_dir=None
+):
+    """Loads an open_clip model with its image transform and tokenizer.
+
+    The pretrained tag's settings (activation, image normalisation) apply
+    whether the weights come from the tag or from ``checkpoint``.
+
+    Arguments
+    ---------
+    model_name : str
+        open_clip architecture name; with ``config``, the config file's stem.
+    pretrained : str, optional
+        open_clip pretrained tag: the weights when no ``checkpoint`` is
+        given, and the source of the tag's settings.
+    checkpoint : str, optional
+        Local weights file.
+    config : str, optional
+        open_clip model config JSON, registered with open_clip first.
+    download_dir : str, optional
+        open_clip's download cache for pretrained tags.
+
+    Returns
+    -------
+    model : open_clip.CLIP
+        The model, as open_clip builds it.
+    preprocess : callable
+        Its image transform (evaluation).
+    tokenizer : callable
+        Its tokenizer.
+
+    Example
+    -------
+    >>> from speechbrain_vgs.lobes.tiny_models import save_tiny_clip
+    >>> checkpoint, config = save_tiny_clip(getfixture("tmpdir"))
+    >>> model, preprocess, tokenizer = load_open_clip(
+    ...     "tiny-clip", checkpoint=checkpoint, config=config)
+    >>> tokenizer(["a dog"]).shape
+    torch.Size([1, 77])
+    """
+    if config is not None:
+        _register_config(model_name, config)
+    tag = _pretrained_settings(model_name, pretrained) if pretrained else {}
+    if checkpoint is not None:
+        checkpoint = os.fspath(checkpoint)
+        if not os.path.isfile(checkpoint):
+            raise FileNotFoundError(f"{checkpoint}: checkpoint not found")
+    elif not pretrained:
+        raise ValueError(f"{model_name}: give a pretrained tag or a checkpoint")
+    model, _, preprocess = open_clip.create_model_and_transforms(
+        model_name,
+        pretrained=checkpoint or pretrained,
+        force_quick_gelu=tag.get("quick_gelu", False),
+        image_mean=tag.get("mean"),
+        image_std=tag.get("std"),
+        image_interpolation=tag.get("interpolation"),
+        image_resize_mode=tag.get("resize_mode"),
+        cache_dir=download_dir,
+    )
+    return model, preprocess, open_clip.get_tokenizer(model_name)
+
+
+def _register_config(model_name, config):
+    """Registers an open_clip model config JSON named ``model_name``."""
+    config = os.fspath(config)
+    stem = os.path.splitext(os.path.basename(config))[0]
+    if stem != model_name:
+        raise ValueError(
+            f"{config}: open_clip names this architecture {stem!r} "
+            f"(the file stem), but model_name is {model_name!r}"
+        )
+    if not os.path.isfile(config):
+        raise FileNotFoundError(f"{config}: model config not found")
+    open_clip.add_model_config(config)
+
+
+def _pretrained_settings(model_name, pretrained):
+    """open_clip's settings of a pretrained tag (a dict)."""
+    tag = open_clip.get_pretrained_cfg(model_name, pretrained)
+    if not tag:
+        known = open_clip.list_pretrained_tags_by_model(model_name)
+        raise ValueError(
+            f"{pretrained!r} is not a pretrained tag of {model_name!r} "
+            f"(known: {known}); give local weights as checkpoint"
+        )
+    return tag
+
+
+def check_text_tower(model_name, model, tokenizer):
+    """Checks that a model has CLIP's text tower, as keywords need it.
+
+    That is token embeddings, a causal mask, the output at the end token
+    and CLIP's BPE tokenizer.
+
+    Arguments
+    ---------
+    model_name : str
+        Architecture name, for the error message.
+    model : torch.nn.Module
+        open_clip model.
+    tokenizer : callable
+        Its tokenizer.
+
+    Raises
+    ------
+    ValueError
+        When the model or tokenizer is not CLIP's.
+
+    Example
+    -------
+    >>> from speechbrain_vgs.lobes.tiny_models import save_tiny_clip
+    >>> checkpoint, config = save_tiny_clip(getfixture("tmpdir"))
+    >>> model, _, tokenizer = load_open_clip(
+    ...     "tiny-clip", checkpoint=checkpoint, config=config)
+    >>> check_text_tower("tiny-clip", model, tokenizer)
+    >>> check_text_tower("tiny-clip", model, str.split)
+    Traceback (most recent call last):
+    ...
+    ValueError: tiny-clip: needs CLIP's text tower ...
+    """
+    if not (
+        isinstance(model, open_clip.CLIP)
+        and model.attn_mask is not None
+        and model.text_pool_type in ("argmax", "eos")
+        and isinstance(tokenizer, open_clip.SimpleTokenizer)
+    ):
+        raise ValueError(
+            f"{model_name}: needs CLIP's text tower (token embeddings, "
+            "causal mask, output at the end token, CLIP's BPE tokenizer)"
+        )
+
+
+def _text_embedding_dim(model):
+    """Size of a CLIP model's text embeddings (after the projection)."""
+    projection = model.text_projection
+    if projection is None:
+        return model.token_embedding.embedding_dim
+    if isinstance(projection, nn.Linear):
+        return projection.out_features
+    return projection.shape[-1]
 
 
 def _resize_vocabulary(clip, state_dict, prefix, *args):

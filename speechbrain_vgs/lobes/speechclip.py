@@ -16,11 +16,18 @@
   ``[parallel CLS, K keyword CLS, frames]``; the parallel CLS gives the
   parallel embedding (Linear, L2 norm), the keyword CLS the cascaded path.
 
+The head contract: a head declares its ``branches`` (``("parallel",)``,
+``("cascaded",)`` or both), is called as ``head(frames, lengths,
+vocabulary_embeddings, vocabulary)`` (the vocabulary only matters to a
+cascaded branch) and returns a :class:`HeadOutput`, whose fields of a
+branch it lacks are ``None``.
+
 Padded frames (beyond ``round(length * T)``) are masked out of attention,
 so they never change the outputs. The vocabulary is given at ``forward``
 as its embeddings ``[V, token_dim]`` and its token ids ``[V]``
-(``FrozenCLIP.vocabulary_embeddings`` and ``FrozenCLIP.vocabulary``, which never hold
-the start, end or padding tokens); the heads return CLIP token ids.
+(``FrozenCLIP.vocabulary_embeddings`` and ``FrozenCLIP.vocabulary``, which
+never hold the start, end or padding tokens); the heads return CLIP token
+ids.
 
 Authors
  * speechbrain-vgs developers 2026
@@ -32,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from speechbrain_vgs.similarity import length_mask
+from speechbrain_vgs.lobes.masking import length_mask
 
 
 def prepend_tokens(tokens, features, lengths=None):
@@ -302,6 +309,28 @@ class KeywordSelector(nn.Module):
         return keywords, vocabulary.to(indices.device)[indices], scores
 
 
+class HeadOutput(NamedTuple):
+    """What a SpeechCLIP head computes for a batch of utterances.
+
+    A head declares the embeddings it gives in its ``branches`` attribute
+    (``("parallel",)``, ``("cascaded",)`` or both); the fields of the other
+    branch are ``None``.
+
+    ``parallel``: L2-normalised CLIP-space embeddings ``[B, output_dim]``;
+    ``keywords``: the selected token embeddings ``[B, K, token_dim]`` (for
+    ``FrozenCLIP.encode_keywords``), with their CLIP ``token_ids``
+    ``[B, K]``, the cosine ``scores`` of each keyword to each vocabulary
+    entry ``[B, K, V]`` and the ``attention`` of each keyword CLS over the
+    frames ``[B, K, T]``.
+    """
+
+    parallel: torch.Tensor | None = None
+    keywords: torch.Tensor | None = None
+    token_ids: torch.Tensor | None = None
+    scores: torch.Tensor | None = None
+    attention: torch.Tensor | None = None
+
+
 class ParallelHead(nn.Module):
     """SpeechCLIP's parallel head: CLS + transformer layer -> CLIP space.
 
@@ -321,12 +350,14 @@ class ParallelHead(nn.Module):
     Example
     -------
     >>> head = ParallelHead(8, 4, num_heads=2, ffn_dim=16).eval()
-    >>> embeddings = head(torch.randn(3, 5, 8), torch.tensor([1.0, 0.6, 0.2]))
-    >>> embeddings.shape
-    torch.Size([3, 4])
-    >>> torch.allclose(embeddings.norm(dim=-1), torch.ones(3))
+    >>> out = head(torch.randn(3, 5, 8), torch.tensor([1.0, 0.6, 0.2]))
+    >>> out.parallel.shape, out.keywords
+    (torch.Size([3, 4]), None)
+    >>> torch.allclose(out.parallel.norm(dim=-1), torch.ones(3))
     True
     """
+
+    branches = ("parallel",)
 
     def __init__(
         self, input_dim, output_dim, num_heads=8, ffn_dim=3072, dropout=0.1
@@ -345,7 +376,13 @@ class ParallelHead(nn.Module):
         self.norm = nn.LayerNorm(input_dim)
         self.projection = nn.Linear(input_dim, output_dim)
 
-    def forward(self, features, lengths=None):
+    def forward(
+        self,
+        features,
+        lengths=None,
+        vocabulary_embeddings=None,
+        vocabulary=None,
+    ):
         """L2-normalised embeddings of the utterances.
 
         Arguments
@@ -354,15 +391,19 @@ class ParallelHead(nn.Module):
             Frames ``[B, T, input_dim]``.
         lengths : torch.Tensor, optional
             Relative lengths ``[B]``.
+        vocabulary_embeddings : torch.Tensor, optional
+            Unused (the head has no keywords).
+        vocabulary : torch.Tensor, optional
+            Unused.
 
         Returns
         -------
-        embeddings : torch.Tensor
-            ``[B, output_dim]``.
+        HeadOutput
+            With ``parallel`` ``[B, output_dim]``.
         """
         x, padding = prepend_tokens(self.cls, features, lengths)
         x = self.norm(self.encoder(x, src_key_padding_mask=padding))
-        return F.normalize(self.projection(x[:, 0]), dim=-1)
+        return HeadOutput(F.normalize(self.projection(x[:, 0]), dim=-1))
 
 
 class CascadedHead(nn.Module):
@@ -391,15 +432,15 @@ class CascadedHead(nn.Module):
     >>> head = CascadedHead(8, 4, num_keywords=2).eval()
     >>> table = torch.randn(10, 4)
     >>> head.init_batchnorm(table)
-    >>> keywords, token_ids, scores, attention = head(
-    ...     torch.randn(3, 5, 8), torch.tensor([1.0, 0.6, 0.2]),
-    ...     table, torch.arange(10)
-    ... )
-    >>> keywords.shape, token_ids.shape, attention.shape
+    >>> out = head(torch.randn(3, 5, 8), torch.tensor([1.0, 0.6, 0.2]),
+    ...            table, torch.arange(10))
+    >>> out.keywords.shape, out.token_ids.shape, out.attention.shape
     (torch.Size([3, 2, 4]), torch.Size([3, 2]), torch.Size([3, 2, 5]))
-    >>> torch.equal(keywords, table[token_ids])
-    True
+    >>> torch.equal(out.keywords, table[out.token_ids]), out.parallel
+    (True, None)
     """
+
+    branches = ("cascaded",)
 
     def __init__(
         self,
@@ -442,15 +483,8 @@ class CascadedHead(nn.Module):
 
         Returns
         -------
-        keywords : torch.Tensor
-            Selected token embeddings ``[B, K, token_dim]``, for
-            ``FrozenCLIP.encode_keywords``.
-        token_ids : torch.Tensor
-            Their CLIP token ids ``[B, K]``.
-        scores : torch.Tensor
-            Cosine of each keyword to each vocabulary entry ``[B, K, V]``.
-        attention : torch.Tensor
-            Attention of each keyword CLS over the frames ``[B, K, T]``
+        HeadOutput
+            With ``keywords``, ``token_ids``, ``scores`` and ``attention``
             (zero on padding; the rest of each row went to the CLS tokens).
         """
         num_keywords = self.cls.shape[0]
@@ -460,7 +494,7 @@ class CascadedHead(nn.Module):
             x[:, :num_keywords], vocabulary_embeddings, vocabulary
         )
         attention = weights[:, :num_keywords, num_keywords:]
-        return keywords, token_ids, scores, attention
+        return HeadOutput(None, keywords, token_ids, scores, attention)
 
 
 class HybridHead(CascadedHead):
@@ -493,14 +527,14 @@ class HybridHead(CascadedHead):
     >>> head = HybridHead(8, 4, 6, num_keywords=2).eval()
     >>> table = torch.randn(10, 4)
     >>> head.init_batchnorm(table)
-    >>> embeddings, keywords, token_ids, scores, attention = head(
-    ...     torch.randn(3, 5, 8), None, table, torch.arange(10)
-    ... )
-    >>> embeddings.shape, keywords.shape
+    >>> out = head(torch.randn(3, 5, 8), None, table, torch.arange(10))
+    >>> out.parallel.shape, out.keywords.shape
     (torch.Size([3, 6]), torch.Size([3, 2, 4]))
-    >>> token_ids.shape, attention.shape
+    >>> out.token_ids.shape, out.attention.shape
     (torch.Size([3, 2]), torch.Size([3, 2, 5]))
     """
+
+    branches = ("parallel", "cascaded")
 
     def __init__(
         self,
@@ -535,16 +569,8 @@ class HybridHead(CascadedHead):
 
         Returns
         -------
-        embeddings : torch.Tensor
-            L2-normalised parallel embeddings ``[B, output_dim]``.
-        keywords : torch.Tensor
-            Selected token embeddings ``[B, K, token_dim]``.
-        token_ids : torch.Tensor
-            Their CLIP token ids ``[B, K]``.
-        scores : torch.Tensor
-            Cosine of each keyword to each vocabulary entry ``[B, K, V]``.
-        attention : torch.Tensor
-            Attention of each keyword CLS over the frames ``[B, K, T]``.
+        HeadOutput
+            All fields: the parallel embedding and the keywords.
         """
         num_tokens = self.cls.shape[0]
         x, padding = prepend_tokens(self.cls, features, lengths)
@@ -554,7 +580,7 @@ class HybridHead(CascadedHead):
             x[:, 1:num_tokens], vocabulary_embeddings, vocabulary
         )
         attention = weights[:, 1:num_tokens, num_tokens:]
-        return embeddings, keywords, token_ids, scores, attention
+        return HeadOutput(embeddings, keywords, token_ids, scores, attention)
 
 
 class SpeechCLIPOutput(NamedTuple):
@@ -591,7 +617,7 @@ class SpeechCLIP(nn.Module):
     upstream : torch.nn.Module
         ``upstream(wavs, lengths) -> (frames [B, T, D], frame lengths)``.
     head : torch.nn.Module
-        A SpeechCLIP head.
+        A SpeechCLIP head (the contract in the module docstring).
     clip : speechbrain_vgs.lobes.clip.FrozenCLIP
         The frozen CLIP.
 
@@ -623,11 +649,7 @@ class SpeechCLIP(nn.Module):
     @property
     def branches(self):
         """The embeddings the head gives: ``parallel`` and/or ``cascaded``."""
-        if isinstance(self.head, HybridHead):
-            return ("parallel", "cascaded")
-        if isinstance(self.head, CascadedHead):
-            return ("cascaded",)
-        return ("parallel",)
+        return self.head.branches
 
     def set_vocabulary(self, token_ids):
         """Sets the keyword vocabulary and initialises the keyword BatchNorm
@@ -657,20 +679,20 @@ class SpeechCLIP(nn.Module):
         SpeechCLIPOutput
         """
         frames, lengths = self.upstream(wavs, lengths)
-        if self.branches == ("parallel",):
-            parallel = self.head(frames, lengths)
-            return SpeechCLIPOutput(parallel, None, None, None, None, lengths)
-        outputs = self.head(
-            frames,
-            lengths,
-            self.clip.vocabulary_embeddings,
-            self.clip.vocabulary,
-        )
-        parallel = outputs[0] if len(outputs) == 5 else None
-        keywords, token_ids, scores, attention = outputs[-4:]
-        cascaded = self.clip.encode_keywords(keywords)
+        vocabulary = (None, None)
+        if "cascaded" in self.branches:
+            vocabulary = (self.clip.vocabulary_embeddings, self.clip.vocabulary)
+        out = self.head(frames, lengths, *vocabulary)
+        cascaded = None
+        if out.keywords is not None:
+            cascaded = self.clip.encode_keywords(out.keywords)
         return SpeechCLIPOutput(
-            parallel, cascaded, token_ids, scores, attention, lengths
+            out.parallel,
+            cascaded,
+            out.token_ids,
+            out.scores,
+            out.attention,
+            lengths,
         )
 
 

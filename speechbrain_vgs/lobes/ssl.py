@@ -47,7 +47,7 @@ from speechbrain.integrations.huggingface.wav2vec2 import Wav2Vec2
 from torch import nn
 
 from speechbrain_vgs.lobes.frozen import exclude_from_state_dict
-from speechbrain_vgs.similarity import length_mask
+from speechbrain_vgs.lobes.masking import length_mask, span_mask
 
 MODEL_TYPES = ("hubert", "wav2vec2", "wavlm")
 WAVEFORM_NORM_EPS = 1e-7  # as transformers' Wav2Vec2FeatureExtractor
@@ -254,7 +254,7 @@ class SSLUpstream(nn.Module):
             Boolean ``[B, T]``: frames whose convolutional features are
             replaced by the model's learned mask embedding before the
             transformer (HuBERT's masked prediction, see
-            :mod:`speechbrain_vgs.hubert_pretraining`).
+            :mod:`speechbrain_vgs.brains.hubert`).
 
         Returns
         -------
@@ -358,52 +358,6 @@ class SSLUpstream(nn.Module):
         return out.hidden_states
 
 
-def span_mask(frames, max_frames, mask_prob=0.8, span=10, generator=None):
-    """HuBERT's time mask: random spans over each utterance's valid frames.
-
-    Each utterance of ``n`` valid frames gets ``int(mask_prob * n / span +
-    u)`` spans (``u`` uniform in [0, 1), at least one), each of ``span``
-    frames (fewer if ``n < span``) starting anywhere they fit; spans may
-    overlap. Padded frames are never masked.
-
-    Arguments
-    ---------
-    frames : torch.Tensor
-        Valid frames per utterance ``[B]``.
-    max_frames : int
-        Padded length ``T``.
-    mask_prob : float
-        Share of the valid frames the spans would cover if none overlapped
-        (``mask_prob / span`` of the frames start a span).
-    span : int
-        Span length in frames.
-    generator : torch.Generator, optional
-        Random source.
-
-    Returns
-    -------
-    mask : torch.Tensor
-        Boolean ``[B, T]``, True on masked frames.
-
-    Example
-    -------
-    >>> mask = span_mask(torch.tensor([100, 30]), 100)
-    >>> mask.shape, bool(mask[1, 30:].any())
-    (torch.Size([2, 100]), False)
-    >>> 0.2 < mask[0].float().mean().item() < 0.9
-    True
-    """
-    mask = torch.zeros(len(frames), max_frames, dtype=torch.bool)
-    for b, n in enumerate(frames.tolist()):
-        length = min(span, n)
-        u = torch.rand((), generator=generator).item()
-        count = max(1, int(mask_prob * n / span + u))
-        starts = torch.randint(n - length + 1, (count,), generator=generator)
-        for start in starts.tolist():
-            mask[b, start : start + length] = True
-    return mask.to(frames.device)
-
-
 def is_hub_id(source):
     """Whether ``source`` reads as a HuggingFace hub id (``name`` or
     ``owner/name``) rather than a path.
@@ -489,3 +443,38 @@ def masked_instance_norm(x, frames, norm):
     normalized = (x - mean) / torch.sqrt(var + norm.eps)
     normalized = normalized * norm.weight[:, None] + norm.bias[:, None]
     return normalized.to(dtype)
+
+
+def export_hubert(upstream, folder):
+    """Saves an upstream's model and feature extractor with
+    ``save_pretrained``: a folder that
+    :class:`speechbrain_vgs.lobes.ssl.SSLUpstream` (or ``transformers``)
+    loads as it loads a hub model.
+
+    Arguments
+    ---------
+    upstream : speechbrain_vgs.lobes.ssl.SSLUpstream
+        The (trained) upstream.
+    folder : str
+        Output folder.
+
+    Returns
+    -------
+    folder : str
+
+    Example
+    -------
+    >>> from speechbrain_vgs.lobes.ssl import SSLUpstream
+    >>> from speechbrain_vgs.lobes.tiny_models import save_tiny_hubert
+    >>> tmp = getfixture("tmpdir")
+    >>> upstream = SSLUpstream(save_tiny_hubert(tmp / "a"), freeze=False)
+    >>> copy = SSLUpstream(export_hubert(upstream, tmp / "b"))
+    >>> wav = torch.randn(1, 800)
+    >>> torch.equal(copy.hidden_states(wav)[0][-1],
+    ...             upstream.eval().hidden_states(wav)[0][-1])
+    True
+    """
+    folder = os.fspath(folder)
+    upstream.ssl.model.save_pretrained(folder)
+    upstream.ssl.feature_extractor.save_pretrained(folder)
+    return folder

@@ -10,37 +10,29 @@ Authors
  * speechbrain-vgs developers 2026
 """
 
-import os
 import sys
 
 from speechbrain_vgs.brains import GroundingBrain
-from speechbrain_vgs.dataio.synthvgs import build_synthvgs
 from speechbrain_vgs.recipe import (
     grounding_datasets,
     load_recipe,
+    synthvgs_manifests,
     train_and_test,
 )
 
 if __name__ == "__main__":
     # Command line: the yaml file, SpeechBrain run options (--device,
     # --debug, --precision ...) and overrides of any yaml key.
-    hparams, run_opts = load_recipe(sys.argv[1:])
+    hparams, run_opts = load_recipe(sys.argv[1:], GroundingBrain)
 
-    # 1. Data: build SynthVGS if needed (replace with your own preparer),
-    # then one dataset per manifest. Each item has the waveform ("sig"),
-    # the image tensor ("img") and an integer id of its image
-    # ("image_idx"): captions of the same image are never negatives.
-    data_folder = hparams["data_folder"]
-    build_synthvgs(
-        data_folder, hparams["synthvgs_size"], hparams["synthvgs_seed"]
-    )
-    manifests = os.path.join(data_folder, "manifests", hparams["lang"])
-    sets = ["train", "valid", *hparams["test_sets"]]
-    datasets = grounding_datasets(
-        hparams,
-        {name: os.path.join(manifests, f"{name}.json") for name in sets},
-        {"data_root": data_folder, "image_root": data_folder},
-    )
+    # 1. Data: build SynthVGS if needed (on the main process only, as the
+    # recipes do) and name its manifests; for your own corpus, write the
+    # manifests with your preparer and give their paths here instead. Each
+    # dataset item has the waveform ("sig"), the image tensor ("img") and
+    # an integer id of its image ("image_idx"): captions of the same image
+    # are never negatives.
+    manifests, replacements = synthvgs_manifests(hparams)
+    datasets = grounding_datasets(hparams, manifests, replacements)
 
     # 2. Train (recall on the valid set every epoch; the checkpoint with
     # the best mean R@10 is kept), then test that checkpoint on each test

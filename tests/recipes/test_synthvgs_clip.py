@@ -1,7 +1,7 @@
 """The SynthVGS CLIP recipe runs end to end in SpeechBrain's ``--debug``
 mode on the tiny corpus; its export loads with
-:class:`speechbrain_vgs.lobes.clip.FrozenCLIP` and computes exactly what the best
-checkpoint computes. The caption datasets follow the corpus's own splits
+:class:`speechbrain_vgs.lobes.clip.FrozenCLIP` and computes exactly what the
+best checkpoint computes. The caption datasets follow the corpus's own splits
 and manifests, and a malformed ``captions.json`` fails naming the file."""
 
 import json
@@ -15,7 +15,7 @@ from recipe_runner import run_recipe
 from speechbrain.utils.checkpoints import Checkpointer
 
 from speechbrain_vgs.brains import BEST_KEY
-from speechbrain_vgs.clip_training import (
+from speechbrain_vgs.dataio.captions import (
     clip_transforms,
     read_synthvgs_captions,
     synthvgs_caption_datasets,

@@ -2,7 +2,7 @@
 ``--debug`` mode on the tiny corpus; its export loads through
 :class:`speechbrain_vgs.lobes.ssl.SSLUpstream` with exactly the weights of
 the best checkpoint, the second iteration trains on clusters of its hidden
-states, and the SpeechCLIP recipe trains on it, frozen."""
+states, and the SpeechCLIP recipe fine-tunes it (as its yaml does)."""
 
 import os
 
@@ -80,7 +80,7 @@ def test_hubert_recipe_export_feeds_speechclip(synthvgs_tiny, tmp_path):
     assert 0.0 <= second["test_A"]["masked_accuracy"] <= 1.0
     assert SSLUpstream(tmp_path / "iteration_2" / "export").dim == 32
 
-    # SpeechCLIP on the export, frozen (its dimension read from the model)
+    # SpeechCLIP on the export, fine-tuned (its width read from the model)
     clip = tmp_path / "clip"
     save_tiny_clip(clip, name="tiny-clip")
     speechclip = run_recipe(

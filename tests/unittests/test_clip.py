@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from speechbrain_vgs.dataio.manifest import DataError
-from speechbrain_vgs.lobes.clip import FrozenCLIP
+from speechbrain_vgs.lobes.clip import FrozenCLIP, ImageEmbeddingCache
 from speechbrain_vgs.lobes.tiny_models import save_tiny_clip
 
 CAPTIONS = [
@@ -159,7 +159,9 @@ def test_cache_is_per_model_and_per_file_version(
     clip = FrozenCLIP("tiny-clip", None, checkpoint, config, cache_dir=cache)
     before = clip.image_embeddings(image_files[:1])
     other_checkpoint, _ = save_tiny_clip(tmp_path / "other", seed=1)
-    other = FrozenCLIP("tiny-clip", None, other_checkpoint, config, cache_dir=cache)
+    other = FrozenCLIP(
+        "tiny-clip", None, other_checkpoint, config, cache_dir=cache
+    )
     assert len(os.listdir(cache)) == 2
     assert not torch.allclose(other.image_embeddings(image_files[:1]), before)
     # rewrite the image: it is embedded again
@@ -171,6 +173,29 @@ def test_cache_is_per_model_and_per_file_version(
         after, open_clip_image_embeddings(checkpoint, image_files[:1])
     )
     assert not torch.allclose(after, before)
+
+
+def test_image_embedding_cache_on_disk(tmp_path):
+    folder = tmp_path / "cache"
+    cache = ImageEmbeddingCache(folder)
+    embeddings = torch.randn(3, 8)
+    for i, embedding in enumerate(embeddings):
+        cache.put(f"key{i}", embedding)
+    cache.put("key0", embeddings[0])  # a second put replaces the file
+    fresh = ImageEmbeddingCache(folder, in_memory=False)
+    for i, embedding in enumerate(embeddings):
+        assert torch.equal(fresh.get(f"key{i}"), embedding)
+    assert fresh.get("missing") is None
+    assert not fresh.memory
+    assert sorted(os.listdir(folder)) == ["key0.pt", "key1.pt", "key2.pt"]
+
+
+def test_image_embedding_cache_in_memory_only():
+    cache = ImageEmbeddingCache()
+    assert cache.get("key") is None
+    embedding = torch.ones(4)
+    cache.put("key", embedding)
+    assert cache.get("key") is embedding
 
 
 def test_vocabulary(clip):

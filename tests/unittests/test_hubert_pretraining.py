@@ -10,13 +10,14 @@ import torch
 from sklearn.cluster import KMeans
 
 from speechbrain_vgs.dataio.pipelines import read_wav
-from speechbrain_vgs.hubert_pretraining import (
+from speechbrain_vgs.lobes.hubert import (
     ClusterPredictor,
     HiddenStateClusters,
     MFCCClusters,
     kmeans,
 )
-from speechbrain_vgs.lobes.ssl import SSLUpstream, span_mask
+from speechbrain_vgs.lobes.masking import span_mask
+from speechbrain_vgs.lobes.ssl import SSLUpstream
 from speechbrain_vgs.lobes.tiny_models import save_tiny_hubert
 
 

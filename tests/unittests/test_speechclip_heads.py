@@ -7,6 +7,7 @@ import torch
 from speechbrain_vgs.lobes.clip import FrozenCLIP
 from speechbrain_vgs.lobes.speechclip import (
     CascadedHead,
+    HeadOutput,
     HybridHead,
     KeywordSelector,
     ParallelHead,
@@ -40,9 +41,9 @@ def vocabulary():
 
 
 def run(name, head, features, lengths):
-    if name == "parallel":
-        return (head(features, lengths),)
-    return head(features, lengths, *vocabulary())
+    """The head's outputs that are not None (the fields of its branches)."""
+    output = head(features, lengths, *vocabulary())
+    return tuple(field for field in output if field is not None)
 
 
 def test_shapes_and_outputs():
@@ -78,6 +79,25 @@ def test_shapes_and_outputs():
         assert torch.all(attention[b, :, :valid].sum(-1) > 0)
 
 
+def test_heads_declare_their_branches_and_fill_only_those():
+    features = torch.randn(BATCH, FRAMES, DIM)
+    lengths = torch.tensor(VALID) / FRAMES
+    expected = {
+        "parallel": ("parallel",),
+        "cascaded": ("cascaded",),
+        "hybrid": ("parallel", "cascaded"),
+    }
+    for name, head in make_heads().items():
+        assert head.branches == expected[name]
+        output = head.eval()(features, lengths, *vocabulary())
+        assert isinstance(output, HeadOutput)
+        assert (output.parallel is not None) == ("parallel" in head.branches)
+        cascaded = ("keywords", "token_ids", "scores", "attention")
+        for field in cascaded:
+            value = getattr(output, field)
+            assert (value is not None) == ("cascaded" in head.branches)
+
+
 @pytest.mark.parametrize("name", ["parallel", "cascaded", "hybrid"])
 def test_padding_invariance(name):
     head = make_heads()[name].eval()
@@ -106,8 +126,8 @@ def test_lengths_change_outputs():
     head = make_heads()["parallel"].eval()
     features = torch.randn(BATCH, FRAMES, DIM)
     with torch.no_grad():
-        full = head(features, torch.ones(BATCH))
-        short = head(features, torch.full((BATCH,), 0.5))
+        full = head(features, torch.ones(BATCH)).parallel
+        short = head(features, torch.full((BATCH,), 0.5)).parallel
     assert not torch.allclose(full, short, atol=1e-3)
 
 
@@ -117,7 +137,7 @@ def test_straight_through(name):
     table, ids = vocabulary()
     features = torch.randn(BATCH, FRAMES, DIM)
     outputs = head(features, torch.tensor(VALID) / FRAMES, table, ids)
-    keywords, token_ids = outputs[-4], outputs[-3]
+    keywords, token_ids = outputs.keywords, outputs.token_ids
     # forward: exactly the chosen rows (a hard one-hot selection)
     assert torch.equal(keywords, table[token_ids - 100])
     selector = head.selector
@@ -203,9 +223,9 @@ def test_special_tokens_never_chosen(clip):
         head.selector.projection.bias.zero_()
         head.selector.batchnorm.weight.zero_()
         head.selector.batchnorm.bias.copy_(table[special].flatten())
-        _, token_ids, _, _ = head(
+        token_ids = head(
             torch.randn(2, 4, DIM), None, clip.vocabulary_embeddings, vocabulary
-        )
+        ).token_ids
     assert not torch.isin(token_ids, special).any()
 
 
@@ -225,7 +245,7 @@ def test_keywords_through_clip(clip, name):
         clip.vocabulary_embeddings,
         clip.vocabulary,
     )
-    keywords, token_ids = outputs[-4], outputs[-3]
+    keywords, token_ids = outputs.keywords, outputs.token_ids
     assert torch.equal(keywords, clip.token_embedding.weight[token_ids])
     embeddings = clip.encode_keywords(keywords)
     assert embeddings.shape == (BATCH, clip.embedding_dim)

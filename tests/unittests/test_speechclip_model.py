@@ -12,8 +12,9 @@ from speechbrain.augment.augmenter import Augmenter
 from speechbrain.augment.time_domain import SpeedPerturb
 from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.nnet.schedulers import LinearWarmupScheduler
+from speechbrain.utils.train_logger import FileTrainLogger
 
-from speechbrain_vgs.brains import SpeechCLIPBrain
+from speechbrain_vgs.brains import HparamsError, SpeechCLIPBrain
 from speechbrain_vgs.lobes.clip import FrozenCLIP
 from speechbrain_vgs.lobes.speechclip import (
     CascadedHead,
@@ -114,17 +115,28 @@ def test_cascaded_output_contract(sources):
     assert torch.all(out.attention[1, :, valid:] == 0)
 
 
+def brain_hparams(model, folder, **extra):
+    """What a SpeechCLIPBrain needs, plus ``extra``."""
+    return {
+        "frozen_clip": model.clip,
+        "retrieval_branch": model.branches[0],
+        "train_logger": FileTrainLogger(str(folder / "log.txt")),
+        "results_file": str(folder / "results.json"),
+        **extra,
+    }
+
+
 def test_brain_scales_the_fine_tuned_upstream_learning_rate(sources, tmp_path):
     model = build(sources, "parallel", 0, freeze=False)
     brain = SpeechCLIPBrain(
         modules={"model": model, "loss": InfoNCE()},
         opt_class=lambda params: torch.optim.Adam(params, lr=1e-3),
-        hparams={
-            "clip": model.clip,
-            "upstream_lr_scale": 0.1,
-            "lr_scheduler": LinearWarmupScheduler(1e-3, 1, 10),
-            "results_file": str(tmp_path / "results.json"),
-        },
+        hparams=brain_hparams(
+            model,
+            tmp_path,
+            upstream_lr_scale=0.1,
+            lr_scheduler=LinearWarmupScheduler(1e-3, 1, 10),
+        ),
         run_opts={"device": "cpu"},
     )
     brain.init_optimizers()
@@ -159,7 +171,7 @@ def test_brain_replicates_images_with_the_augmented_speech(sources, tmp_path):
     )
     brain = SpeechCLIPBrain(
         modules={"model": model, "loss": InfoNCE()},
-        hparams={"clip": model.clip, "wav_augment": augment},
+        hparams=brain_hparams(model, tmp_path, wav_augment=augment),
         run_opts={"device": "cpu"},
     )
     paths = []
@@ -199,3 +211,14 @@ def test_brain_replicates_images_with_the_augmented_speech(sources, tmp_path):
         (output, images, image_ids), batch, sb.Stage.TRAIN
     )
     assert torch.isfinite(loss)
+
+
+def test_brain_rejects_a_retrieval_branch_the_head_lacks(sources, tmp_path):
+    model = build(sources, "parallel", 0)
+    hparams = brain_hparams(model, tmp_path, retrieval_branch="cascaded")
+    with pytest.raises(HparamsError, match="'cascaded'.*\\('parallel',\\)"):
+        SpeechCLIPBrain(
+            modules={"model": model, "loss": InfoNCE()},
+            hparams=hparams,
+            run_opts={"device": "cpu"},
+        )

@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 from transformers import HubertModel, Wav2Vec2FeatureExtractor
 
-from speechbrain_vgs.lobes.ssl import SSLUpstream, span_mask
+from speechbrain_vgs.lobes.masking import span_mask
+from speechbrain_vgs.lobes.ssl import SSLUpstream
 from speechbrain_vgs.lobes.tiny_models import save_tiny_hubert
 
 

@@ -18,6 +18,11 @@ from PIL import Image
 
 from speechbrain_vgs.dataio.manifest import load_manifest
 from speechbrain_vgs.dataio.synthvgs import build_synthvgs
+from speechbrain_vgs.dataio.synthvgs.scenes import (
+    DRAWERS,
+    render_scene,
+    sample_scene,
+)
 
 LANGS = ("en", "de", "sw")
 SPLITS = ("train", "valid", "test_A", "test_B", "test_C", "test_D")
@@ -331,3 +336,16 @@ def test_same_seed_gives_identical_files(synthvgs_tiny, tmp_path):
     assert any(name.endswith(".wav") for name in first)
     assert any(name.endswith(".png") for name in first)
     assert first == second
+
+
+def test_every_sampled_shape_has_a_drawer_and_others_raise():
+    shapes = {
+        obj["shape"]
+        for seed in range(200)
+        for obj in sample_scene(np.random.default_rng(seed), "train")["objects"]
+    }
+    assert shapes == set(DRAWERS)
+    scene = sample_scene(np.random.default_rng(0), "train")
+    scene["objects"][0]["shape"] = "dodecahedron"
+    with pytest.raises(ValueError, match="dodecahedron.*circle"):
+        render_scene(scene, [0])

@@ -4,7 +4,7 @@ import random
 
 from speechbrain.dataio.dataset import DynamicItemDataset
 
-from speechbrain_vgs.brains import train_loader_options
+from speechbrain_vgs.recipe import train_loader_options
 
 BOUNDARIES = [1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.4]
 

@@ -25,6 +25,7 @@ Authors
 
 import sys
 
+from speechbrain_vgs.brains import SpeechCLIPBrain
 from speechbrain_vgs.dataio.flickr8k import prepare_flickr8k
 from speechbrain_vgs.recipe import (
     load_recipe,
@@ -33,7 +34,7 @@ from speechbrain_vgs.recipe import (
 )
 
 if __name__ == "__main__":
-    hparams, run_opts = load_recipe(sys.argv[1:])
+    hparams, run_opts = load_recipe(sys.argv[1:], SpeechCLIPBrain)
     manifests, replacements = prepare_manifests(
         hparams,
         prepare_flickr8k,

@@ -18,11 +18,12 @@ Authors
 
 import sys
 
+from speechbrain_vgs.brains import GroundingBrain
 from speechbrain_vgs.dataio.flickr8k import prepare_flickr8k
 from speechbrain_vgs.recipe import load_recipe, prepare_and_train
 
 if __name__ == "__main__":
-    hparams, run_opts = load_recipe(sys.argv[1:])
+    hparams, run_opts = load_recipe(sys.argv[1:], GroundingBrain)
     options = {
         "splits_file": hparams["splits_file"],
     }

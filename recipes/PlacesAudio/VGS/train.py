@@ -20,11 +20,12 @@ Authors
 
 import sys
 
+from speechbrain_vgs.brains import GroundingBrain
 from speechbrain_vgs.dataio.places import prepare_places
 from speechbrain_vgs.recipe import load_recipe, prepare_and_train
 
 if __name__ == "__main__":
-    hparams, run_opts = load_recipe(sys.argv[1:])
+    hparams, run_opts = load_recipe(sys.argv[1:], GroundingBrain)
     options = {
         "image_folder": hparams["image_folder"],
         "valid_images": hparams["valid_images"],

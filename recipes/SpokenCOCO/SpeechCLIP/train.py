@@ -26,6 +26,7 @@ Authors
 
 import sys
 
+from speechbrain_vgs.brains import SpeechCLIPBrain
 from speechbrain_vgs.dataio.spokencoco import prepare_spokencoco
 from speechbrain_vgs.recipe import (
     load_recipe,
@@ -34,7 +35,7 @@ from speechbrain_vgs.recipe import (
 )
 
 if __name__ == "__main__":
-    hparams, run_opts = load_recipe(sys.argv[1:])
+    hparams, run_opts = load_recipe(sys.argv[1:], SpeechCLIPBrain)
     options = {
         "karpathy_split": hparams["karpathy_split"],
         "image_folder": hparams["image_folder"],

@@ -19,11 +19,12 @@ Authors
 
 import sys
 
+from speechbrain_vgs.brains import GroundingBrain
 from speechbrain_vgs.dataio.spokencoco import prepare_spokencoco
 from speechbrain_vgs.recipe import load_recipe, prepare_and_train
 
 if __name__ == "__main__":
-    hparams, run_opts = load_recipe(sys.argv[1:])
+    hparams, run_opts = load_recipe(sys.argv[1:], GroundingBrain)
     options = {
         "karpathy_split": hparams["karpathy_split"],
         "image_folder": hparams["image_folder"],

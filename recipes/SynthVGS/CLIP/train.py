@@ -23,8 +23,8 @@ import sys
 
 from speechbrain.utils.distributed import if_main_process
 
-from speechbrain_vgs.clip_training import (
-    CLIPBrain,
+from speechbrain_vgs.brains import CLIPBrain
+from speechbrain_vgs.dataio.captions import (
     clip_transforms,
     synthvgs_caption_datasets,
 )
@@ -32,7 +32,7 @@ from speechbrain_vgs.lobes.tiny_models import export_open_clip
 from speechbrain_vgs.recipe import load_recipe, synthvgs_folder, train_and_test
 
 if __name__ == "__main__":
-    hparams, run_opts = load_recipe(sys.argv[1:])
+    hparams, run_opts = load_recipe(sys.argv[1:], CLIPBrain)
     datasets = synthvgs_caption_datasets(
         synthvgs_folder(hparams),
         *clip_transforms(hparams["clip"]),

@@ -29,16 +29,14 @@ import sys
 
 from speechbrain.utils.distributed import if_main_process
 
-from speechbrain_vgs.hubert_pretraining import (
-    HuBERTPretrainBrain,
-    export_hubert,
-    fit_targets,
-    speech_dataset,
-)
+from speechbrain_vgs.brains import HuBERTPretrainBrain
+from speechbrain_vgs.dataio.pipelines import speech_dataset
+from speechbrain_vgs.lobes.hubert import fit_targets
+from speechbrain_vgs.lobes.ssl import export_hubert
 from speechbrain_vgs.recipe import load_recipe, synthvgs_folder, train_and_test
 
 if __name__ == "__main__":
-    hparams, run_opts = load_recipe(sys.argv[1:])
+    hparams, run_opts = load_recipe(sys.argv[1:], HuBERTPretrainBrain)
     data_folder = synthvgs_folder(hparams)
     datasets = {}
     for split in ["train", "valid", *hparams["test_sets"]]:

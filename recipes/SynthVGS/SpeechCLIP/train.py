@@ -5,7 +5,8 @@ A small HuBERT pre-trained on SynthVGS speech by ``recipes/SynthVGS/HuBERT``
 (saved with ``save_pretrained``, loaded like ``facebook/hubert-base-ls960``)
 reads English spoken captions; a tiny CLIP trained on SynthVGS images and
 English captions by ``recipes/SynthVGS/CLIP`` (loaded like ``ViT-B-32``).
-Both stay frozen. Builds the corpus if it is absent,
+CLIP stays frozen; HuBERT is fine-tuned (``freeze_upstream: False``,
+measured better than frozen here). Builds the corpus if it is absent,
 keeps the best checkpoint by validation mean R@10 and tests on conditions
 A-D: speech<->image recall, zero-shot speech<->text recall and keyword hit
 rates land in ``<output_folder>/results.json``, keywords in
@@ -24,6 +25,7 @@ Authors
 
 import sys
 
+from speechbrain_vgs.brains import SpeechCLIPBrain
 from speechbrain_vgs.recipe import (
     load_recipe,
     synthvgs_manifests,
@@ -31,7 +33,7 @@ from speechbrain_vgs.recipe import (
 )
 
 if __name__ == "__main__":
-    hparams, run_opts = load_recipe(sys.argv[1:])
+    hparams, run_opts = load_recipe(sys.argv[1:], SpeechCLIPBrain)
     manifests, replacements = synthvgs_manifests(hparams)
     train_speechclip(
         hparams, run_opts, manifests, replacements, hparams["test_sets"]

@@ -26,7 +26,7 @@ from speechbrain_vgs.recipe import (
 )
 
 if __name__ == "__main__":
-    hparams, run_opts = load_recipe(sys.argv[1:])
+    hparams, run_opts = load_recipe(sys.argv[1:], GroundingBrain)
     manifests, replacements = synthvgs_manifests(hparams)
     datasets = grounding_datasets(hparams, manifests, replacements)
     train_and_test(

@@ -20,9 +20,11 @@ Layout of ``DIR``:
   id in test_A..test_D is the same utterance in 4 conditions, and the same
   ``<image_id>_<k>`` in two languages is a translation.
 - ``manifests/<lang>/{train,valid,test_A,test_B,test_C,test_D}.json``:
-  DESIGN section 2 entries ``{"wav": "{data_root}/wavs/...", "duration",
-  "image": "{image_root}/images/<image_id>.png", "image_id", "speaker",
-  "lang", "text", "phones"}`` plus ``"condition"`` (A-D) in the test
+  entries in the project's manifest format
+  (:mod:`speechbrain_vgs.dataio.manifest`) ``{"wav":
+  "{data_root}/wavs/...", "duration", "image":
+  "{image_root}/images/<image_id>.png", "image_id", "speaker", "lang",
+  "text", "phones"}`` plus ``"condition"`` (A-D) in the test
   manifests and ``"noise"``, ``"snr_db"`` in test_B and test_D.
 - ``scenes.json``: ``{image_id: {"split", "layout", "background",
   "objects": [{"shape", "color", "size", "x", "y", "group"}], "relation",

@@ -29,6 +29,7 @@ Authors
  * speechbrain-vgs developers 2026
 """
 
+import dataclasses
 import math
 
 import numpy as np
@@ -297,160 +298,256 @@ def _rotate(points, cx, cy, angle):
     return [(cx + x * c - y * s, cy + x * s + y * c) for x, y in points]
 
 
+@dataclasses.dataclass
+class _Pen:
+    """One object's pose and colours, shared by the shape drawers.
+
+    Shape points are relative to the centre (``cx``, ``cy``) and rotated by
+    ``angle`` when drawn; ``h`` is half the drawn ``extent``.
+    """
+
+    draw: ImageDraw.ImageDraw
+    fill: tuple
+    outline: tuple
+    cx: float
+    cy: float
+    extent: float
+    h: float
+    angle: float
+    line: int
+
+    def point(self, x, y):
+        """The image position of the shape point (x, y)."""
+        return _rotate([(x, y)], self.cx, self.cy, self.angle)[0]
+
+    def polygon(self, points, color=None):
+        """Draws the rotated polygon, filled with color (default: fill)."""
+        self.draw.polygon(
+            _rotate(points, self.cx, self.cy, self.angle),
+            fill=self.fill if color is None else color,
+            outline=self.outline,
+            width=self.line,
+        )
+
+    def disc(self, x, y, r, **style):
+        """Draws a circle of radius r centred on the image position (x, y)."""
+        self.draw.ellipse((x - r, y - r, x + r, y + r), **style)
+
+
+def _draw_circle(pen, obj, rng):
+    pen.disc(
+        pen.cx,
+        pen.cy,
+        pen.h,
+        fill=pen.fill,
+        outline=pen.outline,
+        width=pen.line,
+    )
+
+
+def _draw_ring(pen, obj, rng):
+    width = int(pen.extent * 0.17)
+    pen.disc(pen.cx, pen.cy, pen.h, outline=pen.fill, width=width)
+
+
+def _draw_square(pen, obj, rng):
+    a = pen.h * 0.82
+    pen.polygon([(-a, -a), (a, -a), (a, a), (-a, a)])
+
+
+def _draw_triangle(pen, obj, rng):
+    h = pen.h
+    pen.polygon([(0, -h), (h * 0.95, h * 0.75), (-h * 0.95, h * 0.75)])
+
+
+def _draw_diamond(pen, obj, rng):
+    h = pen.h
+    pen.polygon([(0, -h), (h * 0.62, 0), (0, h), (-h * 0.62, 0)])
+
+
+def _draw_star(pen, obj, rng):
+    points = []
+    for k in range(10):
+        r = pen.h if k % 2 == 0 else pen.h * 0.42
+        t = math.pi * k / 5 - math.pi / 2
+        points.append((r * math.cos(t), r * math.sin(t)))
+    pen.polygon(points)
+
+
+def _draw_cross(pen, obj, rng):
+    a, b = pen.h * 0.3, pen.h * 0.95
+    pen.polygon(
+        [
+            (-a, -b),
+            (a, -b),
+            (a, -a),
+            (b, -a),
+            (b, a),
+            (a, a),
+            (a, b),
+            (-a, b),
+            (-a, a),
+            (-b, a),
+            (-b, -a),
+            (-a, -a),
+        ]
+    )
+
+
+def _draw_heart(pen, obj, rng):
+    h = pen.h
+    points = []
+    for k in range(40):
+        t = 2 * math.pi * k / 40
+        x = 16 * math.sin(t) ** 3
+        y = (
+            13 * math.cos(t)
+            - 5 * math.cos(2 * t)
+            - 2 * math.cos(3 * t)
+            - math.cos(4 * t)
+        )
+        points.append((x * h / 17, -y * h / 17 - h * 0.1))
+    pen.polygon(points)
+
+
+def _draw_house(pen, obj, rng):
+    h = pen.h
+    pen.polygon(
+        [
+            (-h * 0.75, -h * 0.05),
+            (h * 0.75, -h * 0.05),
+            (h * 0.75, h),
+            (-h * 0.75, h),
+        ]
+    )
+    pen.polygon(
+        [(-h * 0.95, -h * 0.05), (0, -h), (h * 0.95, -h * 0.05)],
+        _shade(pen.fill, 0.65),
+    )
+    pen.polygon(
+        [
+            (-h * 0.18, h * 0.4),
+            (h * 0.18, h * 0.4),
+            (h * 0.18, h),
+            (-h * 0.18, h),
+        ],
+        _shade(pen.fill, 0.4),
+    )
+
+
+def _draw_tree(pen, obj, rng):
+    h = pen.h
+    trunk = (92, 64, 40) if obj["color"] != "brown" else (60, 42, 28)
+    pen.polygon(
+        [(-h * 0.14, 0), (h * 0.14, 0), (h * 0.14, h), (-h * 0.14, h)],
+        trunk,
+    )
+    for ox, oy, r in (
+        (0, -0.42, 0.5),
+        (-0.32, -0.12, 0.38),
+        (0.32, -0.12, 0.38),
+    ):
+        x, y = pen.point(ox * h, oy * h)
+        pen.disc(
+            x,
+            y,
+            r * h,
+            fill=pen.fill,
+            outline=pen.outline,
+            width=pen.line,
+        )
+
+
+def _draw_car(pen, obj, rng):
+    h = pen.h
+    body = [(-h, -h * 0.15), (h, -h * 0.15), (h, h * 0.5), (-h, h * 0.5)]
+    pen.polygon(body)
+    cabin = [(-0.6, -0.15), (-0.4, -0.7), (0.4, -0.7), (0.65, -0.15)]
+    pen.polygon([(x * h, y * h) for x, y in cabin])
+    window = [(-0.35, -0.22), (-0.25, -0.6), (0.05, -0.6), (0.05, -0.22)]
+    pen.polygon([(x * h, y * h) for x, y in window], (200, 220, 235))
+    for wx in (-0.55, 0.55):
+        x, y = pen.point(wx * h, h * 0.5)
+        pen.disc(
+            x,
+            y,
+            h * 0.28,
+            fill=(30, 30, 30),
+            outline=(90, 90, 90),
+            width=pen.line,
+        )
+
+
+def _draw_fish(pen, obj, rng):
+    h = pen.h
+    side = 1 if rng.random() < 0.5 else -1
+    points = []
+    for k in range(30):
+        t = 2 * math.pi * k / 30
+        points.append(
+            (
+                side * (h * 0.62 * math.cos(t) - h * 0.12),
+                h * 0.4 * math.sin(t),
+            )
+        )
+    pen.polygon(points)
+    pen.polygon(
+        [(side * h * 0.4, 0), (side * h, -h * 0.42), (side * h, h * 0.42)]
+    )
+    x, y = pen.point(-side * h * 0.42, -h * 0.08)
+    r = h * 0.09
+    pen.disc(x, y, r, fill=(250, 250, 250))
+    pen.disc(x, y, r / 2, fill=(10, 10, 10))
+
+
+# Drawer of each shape: ``drawer(pen, obj, rng)``.
+DRAWERS = {
+    "circle": _draw_circle,
+    "square": _draw_square,
+    "triangle": _draw_triangle,
+    "star": _draw_star,
+    "cross": _draw_cross,
+    "heart": _draw_heart,
+    "diamond": _draw_diamond,
+    "ring": _draw_ring,
+    "house": _draw_house,
+    "tree": _draw_tree,
+    "car": _draw_car,
+    "fish": _draw_fish,
+}
+if set(DRAWERS) != set(SHAPES):
+    raise ImportError(
+        f"shape drawers {sorted(DRAWERS)} do not match SHAPES {sorted(SHAPES)}"
+    )
+
+
 def _draw_object(draw, obj, rng, scale):
-    """Draws one object centred on (x, y), extent in pixels * scale."""
+    """Draws one object centred on (x, y), extent in pixels * scale.
+
+    Raises
+    ------
+    ValueError
+        If the object's shape has no drawer.
+    """
     shape = obj["shape"]
+    if shape not in DRAWERS:
+        raise ValueError(
+            f"unknown shape {shape!r}; known shapes: {', '.join(DRAWERS)}"
+        )
     fill = _jitter_color(RGB[obj["color"]], rng)
-    outline = _shade(fill, 0.5)
     extent = EXTENT[obj["size"]] * rng.uniform(*SHRINK) * scale
-    cx, cy = obj["x"] * scale, obj["y"] * scale
-    h = extent / 2
-    angle = math.radians(rng.uniform(-12, 12))
-    line = max(1, int(round(scale)))
-
-    def polygon(points, color=fill):
-        draw.polygon(
-            _rotate(points, cx, cy, angle),
-            fill=color,
-            outline=outline,
-            width=line,
-        )
-
-    if shape == "circle":
-        draw.ellipse(
-            (cx - h, cy - h, cx + h, cy + h),
-            fill=fill,
-            outline=outline,
-            width=line,
-        )
-    elif shape == "ring":
-        draw.ellipse(
-            (cx - h, cy - h, cx + h, cy + h),
-            outline=fill,
-            width=int(extent * 0.17),
-        )
-    elif shape == "square":
-        a = h * 0.82
-        polygon([(-a, -a), (a, -a), (a, a), (-a, a)])
-    elif shape == "triangle":
-        polygon([(0, -h), (h * 0.95, h * 0.75), (-h * 0.95, h * 0.75)])
-    elif shape == "diamond":
-        polygon([(0, -h), (h * 0.62, 0), (0, h), (-h * 0.62, 0)])
-    elif shape == "star":
-        points = []
-        for k in range(10):
-            r = h if k % 2 == 0 else h * 0.42
-            t = math.pi * k / 5 - math.pi / 2
-            points.append((r * math.cos(t), r * math.sin(t)))
-        polygon(points)
-    elif shape == "cross":
-        a, b = h * 0.3, h * 0.95
-        polygon(
-            [
-                (-a, -b),
-                (a, -b),
-                (a, -a),
-                (b, -a),
-                (b, a),
-                (a, a),
-                (a, b),
-                (-a, b),
-                (-a, a),
-                (-b, a),
-                (-b, -a),
-                (-a, -a),
-            ]
-        )
-    elif shape == "heart":
-        points = []
-        for k in range(40):
-            t = 2 * math.pi * k / 40
-            x = 16 * math.sin(t) ** 3
-            y = (
-                13 * math.cos(t)
-                - 5 * math.cos(2 * t)
-                - 2 * math.cos(3 * t)
-                - math.cos(4 * t)
-            )
-            points.append((x * h / 17, -y * h / 17 - h * 0.1))
-        polygon(points)
-    elif shape == "house":
-        polygon(
-            [
-                (-h * 0.75, -h * 0.05),
-                (h * 0.75, -h * 0.05),
-                (h * 0.75, h),
-                (-h * 0.75, h),
-            ]
-        )
-        polygon(
-            [(-h * 0.95, -h * 0.05), (0, -h), (h * 0.95, -h * 0.05)],
-            _shade(fill, 0.65),
-        )
-        polygon(
-            [
-                (-h * 0.18, h * 0.4),
-                (h * 0.18, h * 0.4),
-                (h * 0.18, h),
-                (-h * 0.18, h),
-            ],
-            _shade(fill, 0.4),
-        )
-    elif shape == "tree":
-        trunk = (92, 64, 40) if obj["color"] != "brown" else (60, 42, 28)
-        polygon(
-            [(-h * 0.14, 0), (h * 0.14, 0), (h * 0.14, h), (-h * 0.14, h)],
-            trunk,
-        )
-        for ox, oy, r in (
-            (0, -0.42, 0.5),
-            (-0.32, -0.12, 0.38),
-            (0.32, -0.12, 0.38),
-        ):
-            x, y = _rotate([(ox * h, oy * h)], cx, cy, angle)[0]
-            draw.ellipse(
-                (x - r * h, y - r * h, x + r * h, y + r * h),
-                fill=fill,
-                outline=outline,
-                width=line,
-            )
-    elif shape == "car":
-        body = [(-h, -h * 0.15), (h, -h * 0.15), (h, h * 0.5), (-h, h * 0.5)]
-        polygon(body)
-        cabin = [(-0.6, -0.15), (-0.4, -0.7), (0.4, -0.7), (0.65, -0.15)]
-        polygon([(x * h, y * h) for x, y in cabin])
-        window = [(-0.35, -0.22), (-0.25, -0.6), (0.05, -0.6), (0.05, -0.22)]
-        polygon([(x * h, y * h) for x, y in window], (200, 220, 235))
-        for wx in (-0.55, 0.55):
-            x, y = _rotate([(wx * h, h * 0.5)], cx, cy, angle)[0]
-            r = h * 0.28
-            draw.ellipse(
-                (x - r, y - r, x + r, y + r),
-                fill=(30, 30, 30),
-                outline=(90, 90, 90),
-                width=line,
-            )
-    else:  # fish
-        side = 1 if rng.random() < 0.5 else -1
-        points = []
-        for k in range(30):
-            t = 2 * math.pi * k / 30
-            points.append(
-                (
-                    side * (h * 0.62 * math.cos(t) - h * 0.12),
-                    h * 0.4 * math.sin(t),
-                )
-            )
-        polygon(points)
-        polygon(
-            [(side * h * 0.4, 0), (side * h, -h * 0.42), (side * h, h * 0.42)]
-        )
-        x, y = _rotate([(-side * h * 0.42, -h * 0.08)], cx, cy, angle)[0]
-        r = h * 0.09
-        draw.ellipse((x - r, y - r, x + r, y + r), fill=(250, 250, 250))
-        draw.ellipse(
-            (x - r / 2, y - r / 2, x + r / 2, y + r / 2), fill=(10, 10, 10)
-        )
+    pen = _Pen(
+        draw=draw,
+        fill=fill,
+        outline=_shade(fill, 0.5),
+        cx=obj["x"] * scale,
+        cy=obj["y"] * scale,
+        extent=extent,
+        h=extent / 2,
+        angle=math.radians(rng.uniform(-12, 12)),
+        line=max(1, int(round(scale))),
+    )
+    DRAWERS[shape](pen, obj, rng)
 
 
 def render_scene(scene, seed):

@@ -44,7 +44,8 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import firwin, resample_poly
 
-SAMPLE_RATE = 16000
+from speechbrain_vgs.dataio.pipelines import SAMPLE_RATE
+
 PEAK = 0.5
 ENGLISH_DIALECTS = (
     "en-us",

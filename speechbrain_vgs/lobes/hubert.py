@@ -1,13 +1,5 @@
-"""HuBERT pre-training (masked prediction of frame clusters) from scratch.
-
-No pretrained HuBERT can be downloaded offline, yet SpeechCLIP assumes one:
-a frozen upstream whose layers already encode speech. The SynthVGS chain
-therefore pre-trains a small ``transformers`` HuBERT on SynthVGS speech with
-HuBERT's own objective (Hsu et al. 2021) and exports
-it with ``save_pretrained``, so that
-:class:`speechbrain_vgs.lobes.ssl.SSLUpstream` loads it exactly as it loads
-``facebook/hubert-base-ls960`` (``recipes/SynthVGS/HuBERT``). No transcript
-is used.
+"""HuBERT pre-training pieces: the frame-cluster targets and the
+prediction head (Hsu et al. 2021).
 
 * :class:`FrameClusters`: the targets, frame features at the model's
   frame rate, standardised, assigned to the nearest of ``num_clusters``
@@ -16,37 +8,23 @@ is used.
   (:class:`MFCCClusters`): 39-dimensional MFCCs (13 cepstra, deltas,
   double deltas); later iterations (:class:`HiddenStateClusters`): a
   hidden state of the previous iteration's model.
-* Masking: :func:`speechbrain_vgs.lobes.ssl.span_mask`, spans of ``span``
-  frames starting at ``mask_prob / span`` of the valid frames (about half
-  the frames masked at HuBERT's 0.8 and 10); masked frames get the model's
-  learned mask embedding before the transformer.
 * :class:`ClusterPredictor`: HuBERT's head, a projection of the last
   layer scored by cosine similarity (temperature 0.1) against one learned
   embedding per cluster.
-* :class:`HuBERTPretrainBrain`: cross-entropy on the masked frames;
-  validation logs the masked-frame accuracy and keeps the checkpoint of
-  the lowest validation loss. :func:`export_hubert` writes the upstream's
-  model and feature extractor as a ``transformers`` folder.
-* :func:`speech_dataset`: the waveforms of one or more manifests, randomly
-  cropped for training.
+
+Masking is :func:`speechbrain_vgs.lobes.masking.span_mask`; the Brain that
+trains with these is :class:`speechbrain_vgs.brains.hubert.HuBERTPretrainBrain`.
 
 Authors
  * speechbrain-vgs developers 2026
 """
 
-import os
-
-import speechbrain as sb
 import torch
 import torch.nn.functional as F
-from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.lobes.features import MFCC
 from torch import nn
 
-from speechbrain_vgs.brains import SAMPLE_RATE, VGSBrain
-from speechbrain_vgs.dataio.manifest import DataError, load_manifest
-from speechbrain_vgs.dataio.pipelines import audio_item
-from speechbrain_vgs.lobes.ssl import SSLUpstream, span_mask
+from speechbrain_vgs.lobes.ssl import SSLUpstream
 
 
 def kmeans(points, num_clusters, iterations=20, seed=0):
@@ -340,192 +318,3 @@ class ClusterPredictor(nn.Module):
         projected = F.normalize(self.proj(hidden), dim=-1)
         embeddings = F.normalize(self.embeddings, dim=-1)
         return projected @ embeddings.t() / self.temperature
-
-
-def speech_dataset(manifests, replacements, max_audio_seconds=None):
-    """The utterances of several manifests as one speech-only dataset.
-
-    Arguments
-    ---------
-    manifests : list of str
-        JSON manifests (DESIGN section 2; only ``wav`` and ``duration`` are
-        needed). Utterance ids must be unique across them.
-    replacements : dict
-        Values of the ``{data_root}`` placeholder.
-    max_audio_seconds : float, optional
-        Random crop of longer utterances (``None``: whole utterances).
-
-    Returns
-    -------
-    DynamicItemDataset
-        Output keys ``id`` and ``sig``; entries keep ``duration``.
-
-    Raises
-    ------
-    DataError
-        Naming the manifest of an entry without ``wav``/``duration``, or
-        the two manifests that share an utterance id.
-
-    Example
-    -------
-    >>> import numpy as np, soundfile
-    >>> from speechbrain_vgs.dataio.manifest import write_json
-    >>> tmp = getfixture("tmpdir")
-    >>> soundfile.write(str(tmp / "u.wav"), np.zeros(3200), 16000)
-    >>> write_json(tmp / "a.json", {"a": {"wav": "{data_root}/u.wav",
-    ...                                   "duration": 0.2}})
-    >>> write_json(tmp / "b.json", {"b": {"wav": "{data_root}/u.wav",
-    ...                                   "duration": 0.2}})
-    >>> ds = speech_dataset([tmp / "a.json", tmp / "b.json"],
-    ...                     {"data_root": str(tmp)}, max_audio_seconds=0.1)
-    >>> len(ds), ds[1]["id"], ds[1]["sig"].shape
-    (2, 'b', torch.Size([1600]))
-    """
-    data, sources = {}, {}
-    for path in manifests:
-        path = os.fspath(path)
-        for utt_id, entry in load_manifest(path, ("wav", "duration")).items():
-            if utt_id in data:
-                raise DataError(
-                    f"{path}: utterance {utt_id!r} is also in {sources[utt_id]}"
-                )
-            data[utt_id] = {
-                "wav": entry["wav"].format(**replacements),
-                "duration": entry["duration"],
-            }
-            sources[utt_id] = path
-    return DynamicItemDataset(
-        data,
-        dynamic_items=[audio_item(SAMPLE_RATE, max_audio_seconds)],
-        output_keys=["id", "sig"],
-    )
-
-
-class HuBERTPretrainBrain(VGSBrain):
-    """Pre-trains an upstream with HuBERT's masked cluster prediction.
-
-    Modules (``modules`` in the hparams): ``upstream``, a trainable
-    :class:`speechbrain_vgs.lobes.ssl.SSLUpstream` (its last hidden state
-    is used), ``head``, a :class:`ClusterPredictor`, and ``targets``, a
-    fitted :class:`FrameClusters` (:class:`MFCCClusters` in the first
-    iteration, :class:`HiddenStateClusters` in later ones).
-
-    Hparams it reads: ``mask_prob`` and ``mask_length`` (see
-    :func:`speechbrain_vgs.lobes.ssl.span_mask`), ``train_logger``, and
-    optionally ``lr_scheduler`` (called with the optimizer before every
-    training step). The loss is the cross-entropy
-    of the masked valid frames; validation also masks (its masks are drawn
-    from a fixed seed, so that epochs compare) and logs the masked-frame
-    accuracy; the checkpoint with the lowest validation loss is kept.
-
-    Example
-    -------
-    >>> from speechbrain.dataio.batch import PaddedBatch
-    >>> from speechbrain_vgs.lobes.ssl import SSLUpstream
-    >>> from speechbrain_vgs.lobes.tiny_models import save_tiny_hubert
-    >>> folder = save_tiny_hubert(getfixture("tmpdir"), conv_kernel=(400, 2),
-    ...                           conv_stride=(160, 2))
-    >>> upstream = SSLUpstream(folder, freeze=False)
-    >>> targets = MFCCClusters(num_clusters=4)
-    >>> targets.fit([torch.randn(8000)])
-    >>> brain = HuBERTPretrainBrain(
-    ...     modules={"upstream": upstream, "targets": targets,
-    ...              "head": ClusterPredictor(32, 4, proj_dim=8)},
-    ...     hparams={"mask_prob": 0.8, "mask_length": 5},
-    ...     run_opts={"device": "cpu"})
-    >>> batch = PaddedBatch([{"id": "a", "sig": torch.randn(8000)},
-    ...                      {"id": "b", "sig": torch.randn(6000)}])
-    >>> out = brain.compute_forward(batch, sb.Stage.TRAIN)
-    >>> out[0].shape, out[1].shape
-    (torch.Size([2, 24, 4]), torch.Size([2, 24]))
-    >>> brain.compute_objectives(out, batch, sb.Stage.TRAIN).shape
-    torch.Size([])
-    """
-
-    best_checkpoint = {"min_key": "loss"}
-
-    def compute_forward(self, batch, stage):
-        """Logits, targets and the mask of masked valid frames."""
-        batch = batch.to(self.device)
-        wavs, lengths = batch.sig
-        upstream = self.modules.upstream
-        upstream = getattr(upstream, "module", upstream)
-        frames, max_frames = upstream.frame_counts(wavs, lengths)
-        generator = None
-        if stage != sb.Stage.TRAIN:
-            generator = self.valid_generator
-        mask = span_mask(
-            frames,
-            max_frames,
-            self.hparams.mask_prob,
-            self.hparams.mask_length,
-            generator,
-        )
-        states, _ = upstream.hidden_states(wavs, lengths, mask=mask)
-        targets = self.modules.targets(wavs, max_frames, lengths)
-        return self.modules.head(states[-1]), targets, mask
-
-    def compute_objectives(self, predictions, batch, stage):
-        """Cross-entropy of the masked frames (accuracy out of training)."""
-        logits, targets, mask = predictions
-        logits, targets = logits[mask], targets[mask]
-        if stage != sb.Stage.TRAIN:
-            self.correct += (logits.argmax(-1) == targets).sum().item()
-            self.counted += targets.numel()
-        return F.cross_entropy(logits.float(), targets)
-
-    def on_stage_start(self, stage, epoch=None):
-        """Resets the accuracy counts and the validation mask seed."""
-        self.correct = self.counted = 0
-        self.valid_generator = torch.Generator().manual_seed(0)
-
-    def on_stage_end(self, stage, stage_loss, epoch=None):
-        """Logs; keeps the checkpoint of the lowest validation loss."""
-        stats = {"loss": stage_loss}
-        if stage == sb.Stage.TRAIN:
-            self.train_stats = stats
-            return
-        stats["masked_accuracy"] = self.correct / max(self.counted, 1)
-        if stage == sb.Stage.VALID:
-            self.log_valid(epoch, stats)
-            self.checkpointer.save_and_keep_only(
-                meta={"loss": stage_loss}, min_keys=["loss"]
-            )
-        else:
-            self.log_test(stats)
-            self.save_results(self.test_name, stats)
-
-
-def export_hubert(upstream, folder):
-    """Saves an upstream's model and feature extractor with
-    ``save_pretrained``: a folder that
-    :class:`speechbrain_vgs.lobes.ssl.SSLUpstream` (or ``transformers``)
-    loads as it loads a hub model.
-
-    Arguments
-    ---------
-    upstream : speechbrain_vgs.lobes.ssl.SSLUpstream
-        The (trained) upstream.
-    folder : str
-        Output folder.
-
-    Returns
-    -------
-    folder : str
-
-    Example
-    -------
-    >>> from speechbrain_vgs.lobes.ssl import SSLUpstream
-    >>> from speechbrain_vgs.lobes.tiny_models import save_tiny_hubert
-    >>> tmp = getfixture("tmpdir")
-    >>> upstream = SSLUpstream(save_tiny_hubert(tmp / "a"), freeze=False)
-    >>> copy = SSLUpstream(export_hubert(upstream, tmp / "b"))
-    >>> wav = torch.randn(1, 800)
-    >>> torch.equal(copy.hidden_states(wav)[0][-1],
-    ...             upstream.eval().hidden_states(wav)[0][-1])
-    True
-    """
-    folder = os.fspath(folder)
-    upstream.ssl.model.save_pretrained(folder)
-    upstream.ssl.feature_extractor.save_pretrained(folder)
-    return folder
