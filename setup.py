@@ -27,6 +27,9 @@ setup(
         "tqdm",
         "matplotlib",
     ],
+    entry_points={
+        "console_scripts": ["speechbrain-vgs = speechbrain_vgs.cli:main"],
+    },
     extras_require={
         "dev": ["pytest", "ruff", "scikit-learn"],
     },

@@ -1,4 +1,6 @@
-"""Inference with a trained SpeechCLIP, SpeechBrain ``Pretrained`` style.
+"""Inference with trained models, SpeechBrain ``Pretrained`` style:
+:class:`SpeechCLIPInference` (SpeechCLIP) and :class:`KeywordSpotter`
+(keyword spotting recipes).
 
 A SpeechCLIP recipe's output folder holds the experiment's
 ``hyperparams.yaml`` (with a ``pretrainer`` that loads the model) and the
@@ -33,7 +35,50 @@ from speechbrain_vgs.lobes.clip import load_image
 from speechbrain_vgs.lobes.speechclip import ranked_keywords
 
 
-class SpeechCLIPInference(Pretrained):
+class SpeechPretrained(Pretrained):
+    """SpeechBrain's ``Pretrained`` with speech given as files or tensors
+    (the base of this module's inference classes)."""
+
+    def speech_batch(self, wavs, wav_lens=None):
+        """A padded batch from paths or waveforms.
+
+        Arguments
+        ---------
+        wavs : str, list of str, or torch.Tensor
+            A file, files, a waveform ``[S]`` or a batch ``[B, S]``.
+        wav_lens : torch.Tensor, optional
+            Relative lengths of a padded batch ``[B]``.
+
+        Returns
+        -------
+        wavs : torch.Tensor
+            ``[B, S]`` on the device.
+        wav_lens : torch.Tensor
+            ``[B]`` on the device.
+        """
+        if isinstance(wavs, str | os.PathLike):
+            wavs = [wavs]
+        if isinstance(wavs, list | tuple):
+            signals = [
+                w if torch.is_tensor(w) else read_wav(w, SAMPLE_RATE)
+                for w in wavs
+            ]
+            wavs, wav_lens = batch_pad_right(signals)
+        elif wavs.dim() == 1:
+            wavs = wavs.unsqueeze(0)
+        if wav_lens is None:
+            wav_lens = torch.ones(wavs.shape[0])
+        return wavs.float().to(self.device), wav_lens.to(self.device)
+
+    @staticmethod
+    def is_single(wavs):
+        """Whether ``wavs`` is one utterance (a path or a waveform)."""
+        return isinstance(wavs, str | os.PathLike) or (
+            torch.is_tensor(wavs) and wavs.dim() == 1
+        )
+
+
+class SpeechCLIPInference(SpeechPretrained):
     """Embeds speech into CLIP's space, lists its keywords, and searches
     images and utterances with it.
 
@@ -75,37 +120,6 @@ class SpeechCLIPInference(Pretrained):
 
     HPARAMS_NEEDED = ["frozen_clip", "retrieval_branch"]
     MODULES_NEEDED = ["model"]
-
-    def speech_batch(self, wavs, wav_lens=None):
-        """A padded batch from paths or waveforms.
-
-        Arguments
-        ---------
-        wavs : str, list of str, or torch.Tensor
-            A file, files, a waveform ``[S]`` or a batch ``[B, S]``.
-        wav_lens : torch.Tensor, optional
-            Relative lengths of a padded batch ``[B]``.
-
-        Returns
-        -------
-        wavs : torch.Tensor
-            ``[B, S]`` on the device.
-        wav_lens : torch.Tensor
-            ``[B]`` on the device.
-        """
-        if isinstance(wavs, str | os.PathLike):
-            wavs = [wavs]
-        if isinstance(wavs, list | tuple):
-            signals = [
-                w if torch.is_tensor(w) else read_wav(w, SAMPLE_RATE)
-                for w in wavs
-            ]
-            wavs, wav_lens = batch_pad_right(signals)
-        elif wavs.dim() == 1:
-            wavs = wavs.unsqueeze(0)
-        if wav_lens is None:
-            wav_lens = torch.ones(wavs.shape[0])
-        return wavs.float().to(self.device), wav_lens.to(self.device)
 
     @torch.no_grad()
     def encode_batch(self, wavs, wav_lens=None):
@@ -166,9 +180,7 @@ class SpeechCLIPInference(Pretrained):
             For one utterance, ``K`` lists of ``top_n`` strings; for
             several, one such list per utterance.
         """
-        single = isinstance(wavs, str | os.PathLike) or (
-            torch.is_tensor(wavs) and wavs.dim() == 1
-        )
+        single = self.is_single(wavs)
         output = self.encode_batch(wavs, wav_lens)
         if output.scores is None:
             raise ValueError("this SpeechCLIP has no cascaded branch")
@@ -257,3 +269,157 @@ class SpeechCLIPInference(Pretrained):
             target = self.hparams.frozen_clip.encode_text([query])[0].float()
         scores = self.encode_speech(wavs, wav_lens) @ target
         return scores, scores.argsort(descending=True)
+
+
+class KeywordSpotter(SpeechPretrained):
+    """Spots written keywords in speech with a trained keyword spotting
+    recipe (e.g. ``recipes/SynthVGS/KWS``): keyword probabilities of
+    utterances, and the utterances of a folder ranked for a keyword.
+
+    The recipe's output folder holds the experiment's ``hyperparams.yaml``
+    (with a ``pretrainer`` loading ``speech_net`` and ``keywords``),
+    ``speech_net.ckpt`` and ``keywords.ckpt``::
+
+        from speechbrain_vgs.inference import KeywordSpotter
+        spotter = KeywordSpotter.from_hparams(
+            source="results/SynthVGS/KWS/crosslingual_sw/1234",
+            savedir="pretrained_models/kws-sw",
+        )
+        spotter.tag("utterance.wav")        # {keyword: probability}
+        spotter.search("wavs/", "red", top_k=10)
+
+    Needs the ``speech_net`` module (waveforms, lengths -> keyword logits)
+    and the ``keywords`` hparam (a SpeechBrain ``CategoricalEncoder`` of
+    the vocabulary, in output order).
+
+    Example
+    -------
+    >>> from speechbrain.dataio.encoder import CategoricalEncoder
+    >>> from speechbrain_vgs.lobes.kws import BoWCNN, MFCCDeltas
+    >>> keywords = CategoricalEncoder()
+    >>> keywords.update_from_iterable(["red", "circle"])
+    >>> net = BoWCNN(2, MFCCDeltas(), channels=(4, 4, 8), hidden=8)
+    >>> spotter = KeywordSpotter(modules={"speech_net": net},
+    ...                          hparams={"keywords": keywords})
+    >>> sorted(spotter.tag(torch.randn(3200)))
+    ['circle', 'red']
+    >>> import numpy as np, soundfile
+    >>> tmp = getfixture("tmpdir")
+    >>> for name in ("a", "b"):
+    ...     soundfile.write(str(tmp / f"{name}.wav"), np.zeros(1600), 16000)
+    >>> [os.path.basename(p) for p, _ in spotter.search(tmp, "red")]
+    ['a.wav', 'b.wav']
+    """
+
+    HPARAMS_NEEDED = ["keywords"]
+    MODULES_NEEDED = ["speech_net"]
+
+    @property
+    def vocabulary(self):
+        """The keywords, in output order."""
+        encoder = self.hparams.keywords
+        return [encoder.ind2lab[i] for i in range(len(encoder))]
+
+    @torch.no_grad()
+    def keyword_probabilities(self, wavs, wav_lens=None):
+        """Keyword probabilities ``[B, W]`` (see :meth:`speech_batch` for
+        ``wavs``)."""
+        wavs, wav_lens = self.speech_batch(wavs, wav_lens)
+        with self.inference_ctx:
+            return torch.sigmoid(self.mods.speech_net(wavs, wav_lens).float())
+
+    def tag(self, wavs, wav_lens=None):
+        """The probability of every keyword in each utterance.
+
+        Arguments
+        ---------
+        wavs : str, list of str, or torch.Tensor
+            One utterance (path or ``[S]``) or several.
+        wav_lens : torch.Tensor, optional
+            Relative lengths ``[B]``.
+
+        Returns
+        -------
+        dict or list of dict
+            ``{keyword: probability}``, most probable first; one per
+            utterance for several.
+        """
+        single = self.is_single(wavs)
+        probabilities = self.keyword_probabilities(wavs, wav_lens).cpu()
+        vocabulary = self.vocabulary
+        tags = []
+        for row in probabilities:
+            order = row.argsort(descending=True).tolist()
+            tags.append({vocabulary[i]: float(row[i]) for i in order})
+        return tags[0] if single else tags
+
+    def search(self, wavs_or_folder, keyword, top_k=10, batch_size=16):
+        """Ranks utterances by the probability that they say ``keyword``.
+
+        Arguments
+        ---------
+        wavs_or_folder : str or list of str
+            A folder (its ``.wav`` files, searched recursively) or files.
+        keyword : str
+            A keyword of the vocabulary (:attr:`vocabulary`).
+        top_k : int or None
+            How many to return (``None``: all).
+        batch_size : int
+            Utterances scored at once.
+
+        Returns
+        -------
+        list of (str, float)
+            ``(path, probability)``, most probable first (ties by path).
+
+        Raises
+        ------
+        ValueError
+            If the keyword is not in the vocabulary, or there is no wav.
+        """
+        vocabulary = self.vocabulary
+        if keyword not in vocabulary:
+            raise ValueError(
+                f"{keyword!r} is not a keyword of this model; its "
+                f"{len(vocabulary)} keywords are: {', '.join(vocabulary)}"
+            )
+        paths = wav_files(wavs_or_folder)
+        column = vocabulary.index(keyword)
+        scores = []
+        for start in range(0, len(paths), batch_size):
+            probabilities = self.keyword_probabilities(
+                paths[start : start + batch_size]
+            )
+            scores.extend(probabilities[:, column].tolist())
+        ranked = sorted(zip(paths, scores), key=lambda x: (-x[1], x[0]))
+        return ranked if top_k is None else ranked[:top_k]
+
+
+def wav_files(wavs_or_folder):
+    """The wav files of a folder (recursively, sorted) or a list of files.
+
+    Raises
+    ------
+    ValueError
+        If there is none; FileNotFoundError for a missing path.
+    """
+    if isinstance(wavs_or_folder, str | os.PathLike):
+        folder = os.fspath(wavs_or_folder)
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"{folder}: no such folder")
+        paths = sorted(
+            os.path.join(root, name)
+            for root, _, names in os.walk(folder)
+            for name in names
+            if name.lower().endswith(".wav")
+        )
+        where = f"in {folder}"
+    else:
+        paths = [os.fspath(p) for p in wavs_or_folder]
+        for path in paths:
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f"{path}: no such file")
+        where = "given"
+    if not paths:
+        raise ValueError(f"no .wav file {where}")
+    return paths

@@ -1,4 +1,5 @@
-"""Evaluation metrics: cross-modal retrieval recall@k and keyword hit rate.
+"""Evaluation metrics: cross-modal retrieval recall@k, keyword hit rate,
+keyword spotting (P@10, P@N, EER, AP) and spoken bag-of-words prediction.
 
 Retrieval with several captions per image: speech->image R@k is the share
 of utterances whose own image is among the k best-scored images;
@@ -6,7 +7,10 @@ image->speech R@k is the share of images with at least one of their
 captions among the k best-scored utterances. Each unique image is embedded
 once. Ties never count in the model's favour: an item tied with the correct
 one is ranked ahead of it. The keyword hit rate is
-that of SpeechCLIP's cascaded keywords (Shih et al. 2022).
+that of SpeechCLIP's cascaded keywords (Shih et al. 2022). Keyword
+spotting and bag-of-words scores follow Kamper et al. (IS 2017, TASLP
+2019); there, tied scores count at their expected value under random
+tie-breaking.
 
 Authors
  * speechbrain-vgs developers 2026
@@ -550,3 +554,273 @@ def _most_frequent(token_ids, limit, excluded):
     ids, counts = token_ids.unique(return_counts=True)  # ascending ids
     order = counts.argsort(descending=True, stable=True)[:limit]
     return ids[order], counts[order]
+
+
+def keyword_spotting_metrics(scores, relevant):
+    """Keyword spotting scores of a keyword detector (Kamper et al., TASLP
+    2019): P@10, P@N, EER and AP, each computed per keyword (column) and
+    averaged over the keywords with at least one relevant and at least one
+    irrelevant utterance.
+
+    - P@10: the share of relevant utterances among the 10 best-scored
+      (among all of them if there are fewer than 10).
+    - P@N: the same among the N best-scored, where N is the keyword's
+      number of relevant utterances.
+    - EER: the equal error rate, where the ROC curve (false positive rate
+      on x, true positive rate on y, linear between the points of
+      ``sklearn.metrics.roc_curve``) crosses TPR = 1 - FPR, as found with
+      ``brentq`` in Kamper's code.
+    - AP: average precision, the mean over the relevant utterances of the
+      precision at their rank. This is the per-keyword mean (mAP); Kamper
+      et al. report a micro-averaged AP over all (utterance, keyword)
+      pairs instead.
+
+    Tied scores count at their expected value when ties are broken
+    uniformly at random, for every metric (a constant column gets an EER
+    of 0.5 and a P@10 equal to its share of relevant utterances); this is
+    computed exactly, in O(utterances) per keyword after sorting.
+
+    Arguments
+    ---------
+    scores : torch.Tensor
+        Detection scores [utterances, keywords], higher meaning more
+        likely relevant (no NaN).
+    relevant : torch.Tensor
+        Whether each keyword is relevant to each utterance (bool, same
+        shape).
+
+    Returns
+    -------
+    dict
+        ``p_at_10``, ``p_at_n``, ``eer`` and ``ap`` as floats in [0, 1],
+        and ``keywords``, the number of keywords averaged (int).
+
+    Example
+    -------
+    >>> scores = torch.tensor(
+    ...     [[0.9, 0.5, 0.1], [0.8, 0.5, 0.2], [0.3, 0.5, 0.3], [0.1, 0.5, 0.4]]
+    ... )
+    >>> relevant = torch.tensor(
+    ...     [[True, True, False], [False, False, False], [True, False, False],
+    ...      [False, True, False]]
+    ... )
+    >>> kws = keyword_spotting_metrics(scores, relevant)
+    >>> kws["keywords"]  # the last keyword has no relevant utterance
+    2
+    >>> kws["eer"]  # (0.5 + 0.5) / 2: a constant column has EER 0.5
+    0.5
+    >>> kws["p_at_n"]  # (1/2 + 1/2) / 2
+    0.5
+    >>> round(kws["ap"], 4)  # (5/6 + 49/72) / 2, ties at their expectation
+    0.7569
+    """
+    scores, relevant = _check_detection_inputs(scores, relevant)
+    num_utterances = scores.shape[0]
+    num_relevant = relevant.sum(dim=0)
+    keep = (num_relevant > 0) & (num_relevant < num_utterances)
+    keywords = int(keep.sum())
+    if keywords == 0:
+        raise ValueError(
+            "no keyword has both a relevant and an irrelevant utterance"
+        )
+    scores = scores.t()[keep]  # [keywords, utterances]
+    relevant = relevant.t()[keep]
+    totals = torch.zeros(4, dtype=torch.float64)
+    chunk = max(1, 2**19 // num_utterances)  # bounds the temporary memory
+    for start in range(0, keywords, chunk):
+        totals += _ranking_metrics(
+            scores[start : start + chunk], relevant[start : start + chunk]
+        ).sum(dim=0)
+    names = ("p_at_10", "p_at_n", "eer", "ap")
+    metrics = dict(zip(names, (totals / keywords).tolist()))
+    metrics["keywords"] = keywords
+    return metrics
+
+
+def bow_metrics(scores, relevant, threshold=0.5):
+    """Spoken bag-of-words prediction scores (Kamper et al., IS 2017): a
+    keyword is predicted for an utterance when its score is at least
+    ``threshold``; true positives, predictions and relevant pairs are
+    counted over all utterances and keywords (micro-averaged).
+
+    Arguments
+    ---------
+    scores : torch.Tensor
+        Keyword scores [utterances, keywords] (e.g. sigmoid outputs, no
+        NaN).
+    relevant : torch.Tensor
+        Whether each keyword is in each utterance (bool, same shape).
+    threshold : float
+        The smallest score that predicts a keyword.
+
+    Returns
+    -------
+    dict
+        ``bow_precision`` (true positives / predictions), ``bow_recall``
+        (true positives / relevant pairs) and ``bow_f1`` (their harmonic
+        mean), floats in [0, 1]; each is 0.0 where its denominator is 0.
+
+    Example
+    -------
+    >>> scores = torch.tensor([[0.9, 0.5], [0.2, 0.7]])
+    >>> relevant = torch.tensor([[True, False], [True, True]])
+    >>> bow_metrics(scores, relevant)  # 2 hits, 3 predicted, 3 relevant
+    {'bow_precision': 0.666..., 'bow_recall': 0.666..., 'bow_f1': 0.666...}
+    """
+    scores, relevant = _check_detection_inputs(scores, relevant)
+    predicted = scores >= threshold
+    hits = int((predicted & relevant).sum())
+    num_predicted = int(predicted.sum())
+    num_relevant = int(relevant.sum())
+    precision = hits / num_predicted if num_predicted else 0.0
+    recall = hits / num_relevant if num_relevant else 0.0
+    both = precision + recall
+    f1 = 2 * precision * recall / both if both else 0.0
+    return {"bow_precision": precision, "bow_recall": recall, "bow_f1": f1}
+
+
+def _check_detection_inputs(scores, relevant):
+    """Checks scores and relevance [utterances, keywords]; returns them on
+    the CPU as float64 and bool."""
+    scores = torch.as_tensor(scores)
+    relevant = torch.as_tensor(relevant)
+    if scores.dim() != 2 or relevant.shape != scores.shape:
+        raise ValueError(
+            f"scores {tuple(scores.shape)} and relevant "
+            f"{tuple(relevant.shape)} must both be [utterances, keywords]"
+        )
+    if scores.is_complex() or scores.dtype == torch.bool:
+        raise ValueError(f"scores must be real numbers, got {scores.dtype}")
+    if relevant.dtype != torch.bool:
+        raise ValueError(
+            f"relevant must be a bool tensor, got {relevant.dtype}"
+        )
+    scores = scores.detach().cpu().double()
+    if torch.isnan(scores).any():
+        raise ValueError("scores contain NaN")
+    return scores, relevant.detach().cpu()
+
+
+def _ranking_metrics(scores, relevant):
+    """P@10, P@N, EER and AP [K, 4] of K keywords, from their scores and
+    relevance [K, U] (each keyword with relevant and irrelevant
+    utterances), ties at their expected value under random tie-breaking.
+
+    After sorting, each utterance knows its tie group: the group's first
+    position ``start``, size ``size``, relevant items ``hits`` and the
+    relevant items ranked before it ``hits_before``.
+    """
+    num_keywords, num_utterances = scores.shape
+    scores, order = scores.sort(dim=1, descending=True)
+    relevant = relevant.gather(1, order).long()
+    position = torch.arange(num_utterances).expand(num_keywords, -1)
+    first = torch.ones_like(relevant, dtype=torch.bool)
+    first[:, 1:] = scores[:, 1:] != scores[:, :-1]
+    start = torch.where(first, position, 0).cummax(dim=1).values
+    group = first.flatten().cumsum(0) - 1
+    size = torch.bincount(group)[group].view(num_keywords, num_utterances)
+    end = start + size - 1
+    seen = relevant.cumsum(dim=1)  # relevant up to each position
+    hits_before = (seen - relevant).gather(1, start)
+    hits = seen.gather(1, end) - hits_before
+    num_pos = seen[:, -1]
+    num_neg = num_utterances - num_pos
+
+    def precision_at(k):
+        """Expected share of relevant items among the k [K] best: all of
+        the k-th item's group ahead of it, and a random part of it."""
+        kth = (k - 1)[:, None]
+        tied_hits = hits.gather(1, kth).double()
+        tied = size.gather(1, kth)
+        taken = k[:, None] - start.gather(1, kth)
+        expected = hits_before.gather(1, kth) + taken * tied_hits / tied
+        return expected[:, 0] / k.double()
+
+    p_at_10 = precision_at(torch.full_like(num_pos, min(10, num_utterances)))
+    p_at_n = precision_at(num_pos)
+
+    # AP: a relevant item of a group of n items with r relevant, preceded
+    # by a items of which b relevant, lands at in-group position p
+    # uniformly, with (p - 1)(r - 1)/(n - 1) other relevant items ahead of
+    # it on average; its precision is linear in that count, so its
+    # expected precision is the mean over p of
+    # (b + 1 + (p - 1)(r - 1)/(n - 1)) / (a + p). Summed per position.
+    size, hits = size.double(), hits.double()
+    others = (hits - 1) / (size - 1).clamp(min=1)
+    ahead = hits_before + 1 + (position - start) * others
+    ap = (hits / size * ahead / (position + 1)).sum(dim=1) / num_pos
+
+    # EER: the tie group whose box holds the crossing of the ROC staircase
+    # with FPR + TPR = 1 is the first whose end corner is on or above it
+    tp_end = seen.gather(1, end)
+    fp_end = end + 1 - tp_end
+    area = (num_neg * num_pos)[:, None]
+    above = fp_end * num_pos[:, None] + tp_end * num_neg[:, None] >= area
+    crossing = above.long().argmax(dim=1, keepdim=True)  # first True
+    tp0 = hits_before.gather(1, crossing)[:, 0]
+    fp0 = start.gather(1, crossing)[:, 0] - tp0
+    group_pos = hits.gather(1, crossing)[:, 0].long()
+    group_neg = size.gather(1, crossing)[:, 0].long() - group_pos
+    eer = _expected_eer(fp0, tp0, group_neg, group_pos, num_neg, num_pos)
+    return torch.stack([p_at_10, p_at_n, eer, ap], dim=1)
+
+
+def _expected_eer(fp0, tp0, a, b, num_neg, num_pos):
+    """Expected EER [K] under random tie-breaking, given for each keyword
+    the tie group holding the crossing: ``a`` negatives and ``b``
+    positives, after ``fp0`` negatives and ``tp0`` positives (all [K]).
+
+    Each strict order gives a ROC staircase, which crosses
+    FPR + TPR = 1 once: on a horizontal step at TPR y (EER 1 - y) or a
+    vertical step at FPR x (EER x). Within the group, all orders are
+    equally likely, so the path through its (i, j) lattice (i negatives,
+    j positives so far) is uniformly random. For each column i, the last
+    state below the line may step up across it, and for each row j the
+    last state below may step right across it; a step across is taken by
+    C(i+j, i) C(a+b-i-j-1, .) of the C(a+b, a) paths.
+    """
+    area = num_neg * num_pos
+    log_paths = _log_binomial(a + b, a)
+    numerator = torch.zeros(len(a), dtype=torch.float64)
+    denominator = torch.zeros(len(a), dtype=torch.float64)
+    for up in (True, False):
+        # up steps (i, j) -> (i, j + 1), one per column i: EER = FPR;
+        # right steps (i, j) -> (i + 1, j), one per row j: EER = 1 - TPR
+        steps, others = (a, b) if up else (b, a)
+        row = torch.repeat_interleave(torch.arange(len(a)), steps + 1)
+        offsets = (steps + 1).cumsum(0) - (steps + 1)
+        step = torch.arange(len(row)) - offsets[row]  # i (up) or j (right)
+        if up:
+            slack = area[row] - (fp0[row] + step) * num_pos[row]
+            slack = slack - tp0[row] * num_neg[row]
+            unit = num_neg[row]
+        else:
+            slack = area[row] - (tp0[row] + step) * num_neg[row]
+            slack = slack - fp0[row] * num_pos[row]
+            unit = num_pos[row]
+        # the largest count of the other kind still below the line
+        other = torch.div(slack - 1, unit, rounding_mode="floor")
+        kept = (slack > 0) & (other < others[row])
+        row, step, other = row[kept], step[kept], other[kept]
+        i, j = (step, other) if up else (other, step)
+        rest = (b[row] - j - 1) if up else (a[row] - i - 1)
+        weight = (
+            _log_binomial(i + j, i)
+            + _log_binomial(a[row] + b[row] - i - j - 1, rest)
+            - log_paths[row]
+        ).exp()
+        if up:
+            rate = (fp0[row] + i).double() / num_neg[row]
+        else:
+            rate = 1 - (tp0[row] + j).double() / num_pos[row]
+        numerator.index_add_(0, row, weight * rate)
+        denominator.index_add_(0, row, weight)
+    # the weights sum to 1 (each path crosses once); dividing by their sum
+    # only removes rounding
+    return numerator / denominator
+
+
+def _log_binomial(n, k):
+    """log C(n, k) for integer tensors n >= k >= 0."""
+    n, k = n.double(), k.double()
+    return torch.lgamma(n + 1) - torch.lgamma(k + 1) - torch.lgamma(n - k + 1)

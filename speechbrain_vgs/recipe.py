@@ -10,14 +10,29 @@ Authors
 import os
 
 import speechbrain as sb
+import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.sampler import DynamicBatchSampler
+from speechbrain.utils.distributed import if_main_process
 
-from speechbrain_vgs.brains import GroundingBrain, SpeechCLIPBrain
-from speechbrain_vgs.brains.base import check_hparams
+from speechbrain_vgs.brains import (
+    GroundingBrain,
+    KeywordSpottingBrain,
+    SpeechCLIPBrain,
+)
+from speechbrain_vgs.brains.base import HparamsError, check_hparams
+from speechbrain_vgs.dataio.captions import read_synthvgs_captions
+from speechbrain_vgs.dataio.keywords import (
+    Lexicon,
+    keyword_dataset,
+    keyword_vocabulary,
+    stop_words,
+)
+from speechbrain_vgs.dataio.manifest import VGS_KEYS, load_manifest, read_json
 from speechbrain_vgs.dataio.pipelines import vgs_datasets
 from speechbrain_vgs.dataio.prep_utils import manifest_paths
 from speechbrain_vgs.dataio.synthvgs import build_synthvgs
+from speechbrain_vgs.tagging import TARGETS, image_targets
 
 
 def load_recipe(argv, brain_class):
@@ -340,3 +355,188 @@ def train_speechclip(hparams, run_opts, manifests, replacements, test_sets):
         os.path.join(hparams["output_folder"], "model.ckpt")
     )
     return brain
+
+
+def train_keyword_spotter(
+    hparams, run_opts, datasets, keywords, prior, evaluated
+):
+    """Trains and tests a keyword spotter, then saves it for inference.
+
+    A speech net that scores with the keywords' words (e.g.
+    :class:`speechbrain_vgs.lobes.kws.SpeechCLIPKeywordScorer`) has a
+    ``set_keywords`` method; it is given them, and is tested without
+    training.
+
+    Arguments
+    ---------
+    hparams : dict
+        Needs ``speech_net``, ``output_folder``, ``test_sets``, what
+        :func:`train_and_test` needs and, for a trained net, ``keywords``
+        (an empty ``CategoricalEncoder``, filled and saved as
+        ``keywords.ckpt`` next to ``speech_net.ckpt``: the files the
+        yaml's ``pretrainer`` loads for
+        :class:`speechbrain_vgs.inference.KeywordSpotter`).
+    run_opts : RunOptions
+        From :func:`load_recipe`.
+    datasets : dict
+        ``{name: dataset}`` (see
+        :func:`speechbrain_vgs.dataio.keywords.keyword_dataset`).
+    keywords : list of str
+        The vocabulary, in output order.
+    prior : torch.Tensor
+        ``[W]``, each keyword's mean training target (the prior baseline).
+    evaluated : list of int
+        Indices of the keywords with relevance judgements.
+
+    Returns
+    -------
+    KeywordSpottingBrain
+        The trained brain.
+    """
+    hparams["keyword_prior"] = prior
+    hparams["evaluated_keywords"] = evaluated
+    speech_net = hparams["speech_net"]
+    if hasattr(speech_net, "set_keywords"):
+        speech_net.set_keywords(keywords)
+        brain = KeywordSpottingBrain(
+            modules=hparams["modules"],
+            hparams=hparams,
+            run_opts=run_opts,
+        )
+        brain.evaluate_sets(
+            {name: datasets[name] for name in hparams["test_sets"]},
+            hparams["test_dataloader_opts"],
+        )
+        return brain
+    brain = train_and_test(
+        KeywordSpottingBrain, hparams, run_opts, datasets, hparams["test_sets"]
+    )
+    if if_main_process():
+        encoder = hparams["keywords"]
+        for keyword in keywords:
+            encoder.add_label(keyword)
+        encoder.save(os.path.join(hparams["output_folder"], "keywords.ckpt"))
+        torch.save(
+            speech_net.state_dict(),
+            os.path.join(hparams["output_folder"], "speech_net.ckpt"),
+        )
+    return brain
+
+
+def synthvgs_keyword_datasets(hparams, device="cpu"):
+    """The keyword spotting data of a SynthVGS recipe.
+
+    Keywords: the ``num_keywords`` most common content words of the
+    training images' text captions in ``query_lang`` (never test captions).
+    Targets (``targets``): ``visual`` or ``zero_shot`` image tags (see
+    :func:`speechbrain_vgs.tagging.image_targets`; the visual tagger learns
+    from the English captions of the training images, each tagged out of
+    fold), ``transcript`` (the topline: the keywords whose
+    concept each training utterance says, from its transcript), or
+    ``none`` (a scorer that is not trained). Relevance of the test
+    utterances: ``spoken`` (the utterance says the keyword's concept) and
+    ``visible`` (the concept is in its scene), from ``lexicon.json`` and
+    ``scenes.json``; keywords the lexicon does not know (e.g. "picture")
+    are not evaluated.
+
+    Arguments
+    ---------
+    hparams : dict
+        Reads ``data_folder``, ``lang`` (speech), ``query_lang``,
+        ``num_keywords``, ``targets``, ``sorting``, ``test_sets`` and what
+        :func:`synthvgs_manifests` and
+        :func:`speechbrain_vgs.tagging.image_targets` read.
+    device : str
+        Where CLIP embeds the images (the run's ``--device``).
+
+    Returns
+    -------
+    datasets : dict
+        ``{name: dataset}`` for train, valid and the test sets.
+    keywords : list of str
+        The vocabulary.
+    prior : torch.Tensor or None
+        ``[W]`` mean training target (``None`` without targets).
+    evaluated : list of int
+        Indices of the keywords with relevance judgements.
+    """
+    kind = hparams["targets"]
+    if kind not in (*TARGETS, "transcript", "none"):
+        raise HparamsError(
+            f"targets must be one of {', '.join(TARGETS)}, transcript or "
+            f"none, not {kind!r}"
+        )
+    manifests, replacements = synthvgs_manifests(hparams)
+    folder = hparams["data_folder"]
+    query = hparams["query_lang"]
+    stop = stop_words(query)
+    captions = read_synthvgs_captions(folder, query, splits=("train",))
+    train_captions = {}
+    for entry in captions["train"].values():
+        path, texts = train_captions.setdefault(
+            entry["image_id"], (entry["image"], [])
+        )
+        texts.append(entry["text"])
+    keywords = keyword_vocabulary(
+        [t for _, texts in train_captions.values() for t in texts],
+        hparams["num_keywords"],
+        stop,
+    )
+    lexicon = Lexicon.from_file(os.path.join(folder, "lexicon.json"))
+    scenes = read_json(os.path.join(folder, "scenes.json"))
+    entries = {
+        name: load_manifest(path, (*VGS_KEYS, "text", "lang"))
+        for name, path in manifests.items()
+    }
+    if kind == "transcript":
+        tags = {}
+        for name in ("train", "valid"):
+            said = lexicon.spoken_relevance(entries[name], keywords, query)
+            tags.update(
+                {
+                    u: torch.tensor([float(k in s) for k in keywords])
+                    for u, s in said.items()
+                }
+            )
+    elif kind == "none":
+        tags = None
+    else:
+        images = {
+            e["image_id"]: e["image"].format(**replacements)
+            for name in ("train", "valid")
+            for e in entries[name].values()
+        }
+        tags = image_targets(
+            hparams, keywords, images, train_captions, stop, device
+        )
+    datasets = {}
+    for name in ("train", "valid") if tags is not None else ():
+        datasets[name] = keyword_dataset(
+            entries[name],
+            replacements,
+            keywords,
+            tags,
+            {},
+            hparams["sorting"] if name == "train" else "ascending",
+        )
+    for name in hparams["test_sets"]:
+        relevance = {
+            "spoken": lexicon.spoken_relevance(entries[name], keywords, query),
+            "visible": lexicon.visible_relevance(
+                entries[name], scenes, keywords, query
+            ),
+        }
+        datasets[name] = keyword_dataset(
+            entries[name], replacements, keywords, None, relevance
+        )
+    prior = None
+    if tags is not None:
+        prior = torch.stack(
+            [
+                tags[u if u in tags else e["image_id"]]
+                for u, e in entries["train"].items()
+            ]
+        ).mean(0)
+    concepts = lexicon.keyword_concepts(keywords, query)
+    evaluated = [i for i, c in enumerate(concepts) if c is not None]
+    return datasets, keywords, prior, evaluated

@@ -300,3 +300,403 @@ def write_places(root, image_root, base_path=None):
             )
         )
     return entries
+
+
+# --------------------------------------------------------------------------
+# Keyword spotting (recipes/Flickr8k/KWS): Flickr8k with written captions
+# that share words, Flickr30k, Multi30k and Kamper's semantic labels.
+
+# a second test image, so that the test set has two images
+FLICKR8K_KWS_TEST_IMAGE = "3637013_c675de7705"
+# Flickr8k.token.txt captions (tokenised: a space before the full stop)
+FLICKR8K_KWS_CAPTIONS = {
+    "1000268201_693b08cb0e": [
+        "A child in a pink dress is climbing up a set of stairs .",
+        "A girl going into a wooden building .",
+        "A little girl climbing into a wooden playhouse .",
+        "A little girl climbing the stairs to her playhouse .",
+        "A little girl in a pink dress going into a wooden cabin .",
+    ],
+    "1001773457_577c3a7d70": [
+        "A black dog and a spotted dog are fighting",
+        "A black dog and a white dog playing on the road .",
+        "A black dog and a white dog with brown spots in the street .",
+        "Two dogs of different breeds looking at each other on the road .",
+        "Two dogs on pavement moving toward each other .",
+    ],
+    "1002674143_1b742ab4b8": [
+        "A little girl covered in paint sits in front of a rainbow .",
+        "A little girl is sitting in front of a large painted rainbow .",
+        "A small girl in the grass plays with paints .",
+        "There is a girl with pigtails sitting in front of a painting .",
+        "Young girl with pigtails painting outside in the grass .",
+    ],
+    "2513260012_03d33305cf": [
+        "A black dog is running after a white dog in the snow .",
+        "Black dog chasing brown dog through snow",
+        "Two dogs chase each other across the snowy ground .",
+        "Two dogs play together in the snow .",
+        "Two dogs running through a low lying body of water .",
+    ],
+    "3385593926_d3e9c21170": [
+        "The dogs are in the snow in front of a fence .",
+        "The dogs play on the snow .",
+        "Two brown dogs playfully fight in the snow .",
+        "Two brown dogs wrestle in the snow .",
+        "Two dogs playing in the snow .",
+    ],
+    FLICKR8K_KWS_TEST_IMAGE: [
+        "A couple of people sit outdoors at a table with an umbrella .",
+        "Three people are sitting at an outside picnic bench .",
+        "Three people sit at an outdoor cafe .",
+        "Three people sit at an outdoor table in front of a building .",
+        "Three people sit at a picnic table outside of a building .",
+    ],
+}
+
+# Flickr30k: <photo id> -> 5 captions. Flickr8k images are in Flickr30k
+# under their Flickr photo id (the part of the Flickr8k name before "_"):
+# FLICKR30K_FROM_FLICKR8K must never train a tagger.
+FLICKR30K_FROM_FLICKR8K = ("1000268201", "2513260012", "3385593926")
+FLICKR30K_CAPTIONS = {
+    "1000092795": [
+        "Two young guys with shaggy hair look at their hands in the yard .",
+        "Two young , White males are outside near many bushes .",
+        "Two men in green shirts are standing in a yard .",
+        "A man in a blue shirt standing in a garden .",
+        "Two friends enjoy time spent together .",
+    ],
+    "10002456": [
+        "Several men in hard hats are operating a giant pulley system .",
+        "Workers look down from up above on a piece of equipment .",
+        "Two men working on a machine wearing hard hats .",
+        "Four men on top of a tall structure .",
+        "Three men on a large rig .",
+    ],
+    "1000344755": [
+        "Two brown dogs run through the snow .",
+        "Two dogs play in the deep snow .",
+        "A brown dog and a black dog in the snow .",
+        "Dogs running in the white snow .",
+        "Two dogs playing together in snow .",
+    ],
+    "1000366164": [
+        "Three people sit at a table outside a cafe .",
+        "People sitting at a table with an umbrella .",
+        "Three people eating at a picnic table .",
+        "A group of people sit at a table in the sun .",
+        "Three friends sitting at a table .",
+    ],
+    "1000523639": [
+        "A black dog runs on the grass .",
+        "A dog running in the green grass .",
+        "The black dog plays in a field of grass .",
+        "A dog runs across the grass .",
+        "A black dog running outside .",
+    ],
+    "1000919630": [
+        "A man sits on a bench in the snow .",
+        "A man sitting outside in the snow .",
+        "Two people sitting on a bench .",
+        "People sit on a bench near a building .",
+        "A man sitting on a park bench .",
+    ],
+    "10010052": [
+        "A girl in a pink dress plays in the water .",
+        "A little girl playing in the water .",
+        "A girl splashes in the water .",
+        "A child plays in a pool of water .",
+        "A little girl in pink in the water .",
+    ],
+    "1001465944": [
+        "Two dogs play with a ball on the grass .",
+        "Two brown dogs chase a ball .",
+        "Dogs playing with a ball in the grass .",
+        "Two dogs running after a ball .",
+        "A brown dog and a white dog play with a ball .",
+    ],
+    "1000268201": [
+        "A little girl climbing into a wooden playhouse .",
+        "A girl going into a wooden building .",
+        "A little girl climbing the stairs to her playhouse .",
+        "A child in a pink dress is climbing up stairs .",
+        "A little girl in a pink dress going into a cabin .",
+    ],
+    "2513260012": [
+        "Two dogs play together in the snow .",
+        "Black dog chasing brown dog through snow .",
+        "Two dogs chase each other across the snowy ground .",
+        "A black dog running after a white dog in the snow .",
+        "Two dogs running through water .",
+    ],
+    "3385593926": [
+        "Two brown dogs wrestle in the snow .",
+        "Two dogs playing in the snow .",
+        "The dogs play on the snow .",
+        "The dogs are in the snow in front of a fence .",
+        "Two brown dogs playfully fight in the snow .",
+    ],
+}
+# Multi30k task 2: 5 independent German captions of each image
+MULTI30K_TASK2 = {
+    "train": {
+        "1000092795": [
+            "Zwei Männer betrachten etwas im Garten",
+            "Zwei junge Männer stehen im Garten.",
+            "Männer im Garten neben Büschen.",
+            "Zwei Freunde verbringen Zeit im Garten.",
+            "Ein Mann steht in einem Garten.",
+        ],
+        "1000344755": [
+            "Zwei braune Hunde laufen durch den Schnee.",
+            "Zwei Hunde spielen im tiefen Schnee.",
+            "Ein brauner Hund und ein schwarzer Hund im Schnee.",
+            "Hunde laufen im weißen Schnee.",
+            "Zwei Hunde spielen zusammen im Schnee.",
+        ],
+        "1000366164": [
+            "Drei Menschen sitzen an einem Tisch vor einem Café.",
+            "Menschen sitzen an einem Tisch mit Schirm.",
+            "Drei Menschen essen an einem Tisch.",
+            "Eine Gruppe Menschen sitzt an einem Tisch.",
+            "Drei Freunde sitzen an einem Tisch.",
+        ],
+        "1000268201": [
+            "Ein kleines Mädchen klettert in ein Spielhaus.",
+            "Ein Mädchen geht in ein Holzhaus.",
+            "Ein Mädchen klettert die Treppe hinauf.",
+            "Ein Kind im rosa Kleid klettert.",
+            "Ein kleines Mädchen im rosa Kleid.",
+        ],
+        "3385593926": [
+            "Zwei braune Hunde raufen im Schnee.",
+            "Zwei Hunde spielen im Schnee.",
+            "Die Hunde spielen auf dem Schnee.",
+            "Die Hunde sind im Schnee vor einem Zaun.",
+            "Zwei braune Hunde kämpfen im Schnee.",
+        ],
+    },
+    "val": {
+        "1000523639": [
+            "Ein schwarzer Hund läuft auf dem Gras.",
+            "Ein Hund läuft im grünen Gras.",
+            "Der schwarze Hund spielt im Gras.",
+            "Ein Hund läuft über das Gras.",
+            "Ein schwarzer Hund läuft draußen.",
+        ],
+        "1000919630": [
+            "Ein Mann sitzt auf einer Bank im Schnee.",
+            "Ein Mann sitzt draußen im Schnee.",
+            "Zwei Menschen sitzen auf einer Bank.",
+            "Menschen sitzen auf einer Bank.",
+            "Ein Mann sitzt auf einer Parkbank.",
+        ],
+    },
+}
+# Multi30k task 1: one English sentence (untokenised, as in the raw files)
+# and its German translation per image; two images are Flickr8k test images
+# (in the train split, as in the real data)
+MULTI30K_TASK1 = {
+    "train": [
+        (
+            "1000092795",
+            "Two young, White males are outside near many bushes.",
+            "Zwei junge weiße Männer sind im Freien in der Nähe vieler Büsche.",
+        ),
+        (
+            "3385593926",
+            "Two brown dogs wrestle in the snow.",
+            "Zwei braune Hunde raufen im Schnee.",
+        ),
+        (
+            "3637013",
+            "Three people sit at an outdoor cafe.",
+            "Drei Menschen sitzen in einem Café im Freien.",
+        ),
+    ],
+    "val": [
+        (
+            "2513260012",
+            "Two dogs play together in the snow.",
+            "Zwei Hunde spielen zusammen im Schnee.",
+        ),
+    ],
+    "test_2016_flickr": [
+        (
+            "1007129816",
+            "A man in an orange hat starring at something.",
+            "Ein Mann mit einem orangefarbenen Hut, der etwas anstarrt.",
+        ),
+    ],
+}
+# Kamper et al.'s semantic labels (semantic_flickraudio/data/): the hard
+# labels and annotator counts of some Flickr8k test utterances
+SEMANTIC_KEYWORDS = ["dogs", "snow", "people", "brown", "sitting", "table"]
+SEMANTIC_ROWS = [
+    (
+        "3385593926_d3e9c21170_2",
+        "two brown dogs playfully fight in the snow",
+        {"dogs": 5, "snow": 5, "brown": 4, "people": 1},
+    ),
+    (
+        "3637013_c675de7705_1",
+        "three people are sitting at an outside picnic bench",
+        {"people": 5, "sitting": 5, "table": 3, "snow": 1},
+    ),
+    ("3637013_c675de7705_3", "three people sit at an outdoor table", {}),
+]
+
+
+def write_flickr8k_kws(root):
+    """Writes a miniature Flickr8k Audio Caption corpus (see
+    :func:`write_flickr8k`) with a second test image,
+    :data:`FLICKR8K_KWS_TEST_IMAGE` (wavs, wav2capt.txt, wav2spk.txt,
+    JPEG, the official test list and Karpathy's file), and
+    ``Flickr8k.token.txt`` holding :data:`FLICKR8K_KWS_CAPTIONS`.
+
+    Returns
+    -------
+    dict
+        ``{wav stem: (samples, speaker)}``.
+    """
+    wavs = write_flickr8k(root)
+    image = FLICKR8K_KWS_TEST_IMAGE
+    audio = root / "flickr_audio"
+    capt, spk = [], []
+    for k in range(FLICKR8K_CAPTIONS):
+        stem = f"{image}_{k}"
+        samples = 1200 + 160 * k
+        soundfile.write(
+            str(audio / "wavs" / f"{stem}.wav"),
+            np.random.default_rng(7 + k).uniform(-0.1, 0.1, samples),
+            RATE,
+        )
+        capt.append(f"{stem}.wav {image}.jpg #{k}\n")
+        spk.append(f"{stem}.wav {1 + k % 3}\n")
+        wavs[stem] = (samples, str(1 + k % 3))
+    with open(audio / "wav2capt.txt", "a") as f:
+        f.writelines(capt)
+    with open(audio / "wav2spk.txt", "a") as f:
+        f.writelines(spk)
+    Image.new("RGB", (8, 6), (200, 30, 10)).save(
+        root / "Flicker8k_Dataset" / f"{image}.jpg", "JPEG"
+    )
+    with open(root / "Flickr8k_text" / "Flickr_8k.testImages.txt", "a") as f:
+        f.write(f"{image}.jpg\n")
+    karpathy = json.loads((root / "dataset_flickr8k.json").read_text())
+    karpathy["images"].append(
+        {
+            "filename": f"{image}.jpg",
+            "imgid": len(karpathy["images"]),
+            "split": "test",
+            "sentences": [
+                {"raw": c, "tokens": c.split()}
+                for c in FLICKR8K_KWS_CAPTIONS[image]
+            ],
+        }
+    )
+    (root / "dataset_flickr8k.json").write_text(json.dumps(karpathy))
+    lines = [
+        f"{name}.jpg#{k}\t{caption}"
+        for name, captions in FLICKR8K_KWS_CAPTIONS.items()
+        for k, caption in enumerate(captions)
+    ]
+    lines += [f"{FLICKR8K_UNLISTED}.jpg#{k}\tA cat ." for k in range(5)]
+    lines.append("2258277193_586949ec62.jpg.1#0\tA dog .")  # the real quirk
+    (root / "Flickr8k_text" / "Flickr8k.token.txt").write_text(
+        "\n".join(lines) + "\n"
+    )
+    return wavs
+
+
+def write_flickr30k(root):
+    """Writes a miniature Flickr30k: ``results_20130124.token``
+    (``<photo id>.jpg#<k>\\t<caption>``) and ``flickr30k-images/`` with a
+    JPEG of every image of :data:`FLICKR30K_CAPTIONS` (which holds those
+    of Multi30k task 2), some of them Flickr8k images
+    (:data:`FLICKR30K_FROM_FLICKR8K`).
+
+    Returns
+    -------
+    dict
+        :data:`FLICKR30K_CAPTIONS`.
+    """
+    (root / "flickr30k-images").mkdir(parents=True)
+    lines = []
+    for i, (image, captions) in enumerate(FLICKR30K_CAPTIONS.items()):
+        Image.new("RGB", (10, 8), (20 * i, 100, 255 - 20 * i)).save(
+            root / "flickr30k-images" / f"{image}.jpg", "JPEG"
+        )
+        lines += [f"{image}.jpg#{k}\t{c}" for k, c in enumerate(captions)]
+    (root / "results_20130124.token").write_text("\n".join(lines) + "\n")
+    return FLICKR30K_CAPTIONS
+
+
+def _write_gz_lines(path, lines):
+    """Writes UTF-8 lines, gzip-compressed, as the Multi30k raw files."""
+    import gzip
+
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        f.write("".join(line + "\n" for line in lines))
+
+
+def write_multi30k(root):
+    """Writes a miniature clone of the multi30k/dataset repository:
+    ``data/task1/image_splits/<split>.txt`` with
+    ``data/task1/raw/<split>.{en,de}.gz`` (:data:`MULTI30K_TASK1`) and
+    ``data/task2/image_splits/<split>_images.txt`` with
+    ``data/task2/raw/<split>.{1..5}.{en,de}.gz`` (:data:`MULTI30K_TASK2`;
+    the English task 2 files hold Flickr30k captions).
+    """
+    task1 = root / "data" / "task1"
+    for folder in ("image_splits", "raw"):
+        (task1 / folder).mkdir(parents=True)
+    for split, rows in MULTI30K_TASK1.items():
+        (task1 / "image_splits" / f"{split}.txt").write_text(
+            "".join(f"{image}.jpg\n" for image, _, _ in rows)
+        )
+        _write_gz_lines(task1 / "raw" / f"{split}.en.gz", [r[1] for r in rows])
+        _write_gz_lines(task1 / "raw" / f"{split}.de.gz", [r[2] for r in rows])
+    task2 = root / "data" / "task2"
+    for folder in ("image_splits", "raw"):
+        (task2 / folder).mkdir(parents=True)
+    for split, images in MULTI30K_TASK2.items():
+        (task2 / "image_splits" / f"{split}_images.txt").write_text(
+            "".join(f"{image}.jpg\n" for image in images)
+        )
+        for k in range(5):
+            _write_gz_lines(
+                task2 / "raw" / f"{split}.{k + 1}.de.gz",
+                [captions[k] for captions in images.values()],
+            )
+            _write_gz_lines(
+                task2 / "raw" / f"{split}.{k + 1}.en.gz",
+                [FLICKR30K_CAPTIONS[image][k] for image in images],
+            )
+
+
+def write_semantic_flickraudio(root):
+    """Writes a miniature clone of kamperh/semantic_flickraudio:
+    ``data/keywords.txt`` (:data:`SEMANTIC_KEYWORDS`),
+    ``data/semantic_flickraudio_labels.csv`` (``utt_key,transcription,
+    keywords``: the keywords at least 3 of 5 annotators chose, joined by
+    ``|``, possibly none) and ``data/semantic_flickraudio_counts.csv``
+    (``utt_key,transcription,counts``: ``keyword=count`` joined by ``|``),
+    from :data:`SEMANTIC_ROWS`.
+    """
+    data = root / "data"
+    data.mkdir(parents=True)
+    (data / "keywords.txt").write_text("\n".join(SEMANTIC_KEYWORDS) + "\n")
+    labels = ["utt_key,transcription,keywords"]
+    counts = ["utt_key,transcription,counts"]
+    for utt, text, votes in SEMANTIC_ROWS:
+        chosen = "|".join(k for k, n in votes.items() if n >= 3)
+        labels.append(f'{utt},"{text}","{chosen}"')
+        counted = "|".join(f"{k}={n}" for k, n in votes.items())
+        counts.append(f'{utt},"{text}","{counted}"')
+    (data / "semantic_flickraudio_labels.csv").write_text(
+        "\n".join(labels) + "\n"
+    )
+    (data / "semantic_flickraudio_counts.csv").write_text(
+        "\n".join(counts) + "\n"
+    )

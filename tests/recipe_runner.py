@@ -1,10 +1,13 @@
 """Runs a recipe as a user would (a subprocess in SpeechBrain's ``--debug``
 mode on CPU) and checks the results.json contract shared by all recipes."""
 
+import contextlib
 import json
+import logging
 import os
 import subprocess
 import sys
+from unittest import mock
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECALL_KEYS = {
@@ -77,3 +80,24 @@ def check_speechclip_results(results, expected_sets, keywords):
             assert metrics["keyword_hit_top1"] <= metrics["keyword_hit_top5"]
             slots = [k for k in metrics if k.startswith("keyword_hit_top1_")]
             assert len(slots) > 0
+
+
+@contextlib.contextmanager
+def recipe_process(argv):
+    """Gives a recipe its command line, then undoes what SpeechBrain sets
+    up for a process: root logger handlers, excepthook, SB_LOG_LEVEL."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        with (
+            mock.patch.object(sys, "argv", argv),
+            mock.patch.object(sys, "excepthook", sys.excepthook),
+            mock.patch.dict(os.environ),
+        ):
+            yield
+    finally:
+        for handler in root.handlers:
+            if handler not in handlers:
+                handler.close()
+        root.handlers[:] = handlers
+        root.setLevel(level)

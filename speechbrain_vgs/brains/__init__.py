@@ -8,6 +8,8 @@
 * :class:`SpeechCLIPBrain`: SpeechCLIP (parallel, cascaded, hybrid).
 * :class:`CLIPBrain`: an open_clip CLIP trained from scratch.
 * :class:`HuBERTPretrainBrain`: HuBERT's masked prediction pre-training.
+* :class:`KeywordSpottingBrain`: spoken bag-of-words networks trained on
+  visual tags, evaluated as keyword spotters.
 """
 
 from speechbrain_vgs.brains.base import (
@@ -19,6 +21,7 @@ from speechbrain_vgs.brains.base import (
 from speechbrain_vgs.brains.clip import CLIPBrain
 from speechbrain_vgs.brains.grounding import GroundingBrain
 from speechbrain_vgs.brains.hubert import HuBERTPretrainBrain
+from speechbrain_vgs.brains.kws import KeywordSpottingBrain
 from speechbrain_vgs.brains.speechclip import SpeechCLIPBrain
 
 __all__ = [
@@ -27,6 +30,7 @@ __all__ = [
     "GroundingBrain",
     "HparamsError",
     "HuBERTPretrainBrain",
+    "KeywordSpottingBrain",
     "RetrievalBrain",
     "SpeechCLIPBrain",
     "VGSBrain",

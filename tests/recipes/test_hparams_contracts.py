@@ -40,6 +40,14 @@ CASES = [
         "HuBERTPretrainBrain: missing hparams key 'mask_prob' "
         "(did you mean 'mask_porb'?)",
     ),
+    (
+        "recipes/SynthVGS/KWS/train.py",
+        "recipes/SynthVGS/KWS/hparams/crosslingual_sw.yaml",
+        "bow_threshold: 0.5",
+        "bow_treshold: 0.5",
+        "'bow_treshold' is not read by KeywordSpottingBrain: "
+        "did you mean 'bow_threshold'?",
+    ),
 ]
 
 
@@ -68,6 +76,8 @@ def test_misspelt_key_fails_at_start_up(
     overrides = [f"--data_folder={tmp_path / 'no_corpus'}"]
     if "SpeechCLIP" in script:
         overrides += speechclip_sources
+    if "KWS" in script:
+        overrides += speechclip_sources[:2]  # CLIP only
     proc = run_script(script, str(broken), tmp_path / "out", *overrides)
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0

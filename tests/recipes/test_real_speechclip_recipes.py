@@ -7,17 +7,13 @@ its corpus, laid out like the real one. Tiny randomly initialised HuBERT
 loaded through the same yaml keys. A trained model loads back through the
 inference class the READMEs describe."""
 
-import contextlib
 import json
-import logging
 import os
 import runpy
-import sys
-from unittest import mock
 
 import pytest
 from miniature_corpora import write_flickr8k, write_spokencoco
-from recipe_runner import ROOT, check_speechclip_results
+from recipe_runner import ROOT, check_speechclip_results, recipe_process
 
 from speechbrain_vgs.inference import SpeechCLIPInference
 from speechbrain_vgs.lobes.tiny_models import save_tiny_clip, save_tiny_hubert
@@ -69,27 +65,6 @@ def corpora(tmp_path_factory):
         "Flickr8k": [f"--data_folder={flickr8k}"],
         "SpokenCOCO": [f"--data_folder={coco}", f"--image_folder={images}"],
     }
-
-
-@contextlib.contextmanager
-def recipe_process(argv):
-    """Gives a recipe its command line, then undoes what SpeechBrain sets
-    up for a process: root logger handlers, excepthook, SB_LOG_LEVEL."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    try:
-        with (
-            mock.patch.object(sys, "argv", argv),
-            mock.patch.object(sys, "excepthook", sys.excepthook),
-            mock.patch.dict(os.environ),
-        ):
-            yield
-    finally:
-        for handler in root.handlers:
-            if handler not in handlers:
-                handler.close()
-        root.handlers[:] = handlers
-        root.setLevel(level)
 
 
 def run_speechclip(corpus, name, tiny_models, corpora, output):

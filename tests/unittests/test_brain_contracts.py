@@ -10,11 +10,18 @@ from speechbrain_vgs.brains import (
     GroundingBrain,
     HparamsError,
     HuBERTPretrainBrain,
+    KeywordSpottingBrain,
     SpeechCLIPBrain,
 )
 from speechbrain_vgs.brains.base import check_hparams, declared_keys
 
-BRAINS = [GroundingBrain, SpeechCLIPBrain, CLIPBrain, HuBERTPretrainBrain]
+BRAINS = [
+    GroundingBrain,
+    SpeechCLIPBrain,
+    CLIPBrain,
+    HuBERTPretrainBrain,
+    KeywordSpottingBrain,
+]
 
 
 def complete(brain_class):
