@@ -5,6 +5,7 @@ import contextlib
 import json
 import logging
 import os
+import runpy
 import subprocess
 import sys
 from unittest import mock
@@ -101,3 +102,22 @@ def recipe_process(argv):
                 handler.close()
         root.handlers[:] = handlers
         root.setLevel(level)
+
+
+def run_in_process(script, hparams, output, *overrides):
+    """Runs ``script hparams --debug ...`` in this process (one import of
+    torch, SpeechBrain and open_clip for all the runs of a test module) and
+    returns its results.json."""
+    argv = [
+        os.path.join(ROOT, script),
+        os.path.join(ROOT, hparams),
+        "--debug",
+        "--device=cpu",
+        "--noprogressbar",
+        f"--output_folder={output}",
+        *overrides,
+    ]
+    with recipe_process(argv):
+        runpy.run_path(argv[0], run_name="__main__")
+    with open(os.path.join(output, "results.json"), encoding="utf-8") as f:
+        return json.load(f)

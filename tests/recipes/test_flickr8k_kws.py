@@ -6,10 +6,6 @@ initialised CLIP loaded through the yaml's CLIP keys, and writes
 results.json with the keyword spotting metrics of the model and of the
 keyword prior in [0, 1]."""
 
-import json
-import os
-import runpy
-
 import pytest
 from miniature_corpora import (
     write_flickr8k_kws,
@@ -17,7 +13,7 @@ from miniature_corpora import (
     write_multi30k,
     write_semantic_flickraudio,
 )
-from recipe_runner import ROOT, recipe_process
+from recipe_runner import run_in_process
 
 from speechbrain_vgs.lobes.tiny_models import save_tiny_clip
 
@@ -63,19 +59,12 @@ def run_kws(name, overrides, output):
     """Runs ``train.py <name>.yaml --debug ...`` in this process (one
     import of torch, SpeechBrain and open_clip for all the runs); returns
     results.json."""
-    argv = [
-        os.path.join(ROOT, "recipes/Flickr8k/KWS/train.py"),
-        os.path.join(ROOT, f"recipes/Flickr8k/KWS/hparams/{name}.yaml"),
-        "--debug",
-        "--device=cpu",
-        "--noprogressbar",
-        f"--output_folder={output}",
+    return run_in_process(
+        "recipes/Flickr8k/KWS/train.py",
+        f"recipes/Flickr8k/KWS/hparams/{name}.yaml",
+        output,
         *overrides,
-    ]
-    with recipe_process(argv):
-        runpy.run_path(argv[0], run_name="__main__")
-    with open(output / "results.json", encoding="utf-8") as f:
-        return json.load(f)
+    )
 
 
 def check_metrics(metrics, suffixes):

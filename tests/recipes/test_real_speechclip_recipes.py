@@ -8,12 +8,10 @@ loaded through the same yaml keys. A trained model loads back through the
 inference class the READMEs describe."""
 
 import json
-import os
-import runpy
 
 import pytest
 from miniature_corpora import write_flickr8k, write_spokencoco
-from recipe_runner import ROOT, check_speechclip_results, recipe_process
+from recipe_runner import check_speechclip_results, run_in_process
 
 from speechbrain_vgs.inference import SpeechCLIPInference
 from speechbrain_vgs.lobes.tiny_models import save_tiny_clip, save_tiny_hubert
@@ -72,22 +70,15 @@ def run_speechclip(corpus, name, tiny_models, corpora, output):
     in this process (one import of torch, SpeechBrain, open_clip and
     transformers for all the runs); returns its results.json."""
     keywords = not name.startswith("parallel")
-    argv = [
-        os.path.join(ROOT, f"recipes/{corpus}/SpeechCLIP/train.py"),
-        os.path.join(ROOT, f"recipes/{corpus}/SpeechCLIP/hparams/{name}.yaml"),
-        "--debug",
-        "--device=cpu",
-        "--noprogressbar",
-        f"--output_folder={output}",
+    return run_in_process(
+        f"recipes/{corpus}/SpeechCLIP/train.py",
+        f"recipes/{corpus}/SpeechCLIP/hparams/{name}.yaml",
+        output,
         *corpora[corpus],
         *tiny_models[name.split("_")[1]],
         *SMALL,
         *(["--num_figures=1"] if keywords else ["--ffn_dim=64"]),
-    ]
-    with recipe_process(argv):
-        runpy.run_path(argv[0], run_name="__main__")
-    with open(output / "results.json", encoding="utf-8") as f:
-        return json.load(f)
+    )
 
 
 def check_outputs(results, output, keywords):
