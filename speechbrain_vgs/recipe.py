@@ -16,11 +16,13 @@ from speechbrain.dataio.sampler import DynamicBatchSampler
 from speechbrain.utils.distributed import if_main_process
 
 from speechbrain_vgs.brains import (
+    CTCBrain,
     GroundingBrain,
     KeywordSpottingBrain,
     SpeechCLIPBrain,
 )
 from speechbrain_vgs.brains.base import HparamsError, check_hparams
+from speechbrain_vgs.dataio.asr import asr_datasets
 from speechbrain_vgs.dataio.captions import read_synthvgs_captions
 from speechbrain_vgs.dataio.keywords import (
     Lexicon,
@@ -32,6 +34,7 @@ from speechbrain_vgs.dataio.manifest import VGS_KEYS, load_manifest, read_json
 from speechbrain_vgs.dataio.pipelines import vgs_datasets
 from speechbrain_vgs.dataio.prep_utils import manifest_paths
 from speechbrain_vgs.dataio.synthvgs import build_synthvgs
+from speechbrain_vgs.lobes.grounded import export_speech_encoder
 from speechbrain_vgs.tagging import TARGETS, image_targets
 
 
@@ -222,10 +225,37 @@ def prepare_manifests(hparams, prepare, options, image_root):
     return manifest_paths(hparams["manifest_folder"]), replacements
 
 
+def prepare_on_main(prepare, skip_prep=False, **options):
+    """Runs a preparer on the main process and returns its manifests on
+    every process.
+
+    Arguments
+    ---------
+    prepare : callable
+        A preparer taking ``skip_prep`` that returns ``{name: manifest
+        path}`` (e.g. ``prepare_timit``); called again with
+        ``skip_prep=True`` it only names the paths.
+    skip_prep : bool
+        Skips the preparation (the manifests exist).
+    **options
+        The preparer's other arguments.
+
+    Returns
+    -------
+    dict
+        ``{manifest name: path}``.
+    """
+    sb.utils.distributed.run_on_main(
+        prepare, kwargs={**options, "skip_prep": skip_prep}
+    )
+    return prepare(**options, skip_prep=True)
+
+
 def prepare_and_train(hparams, run_opts, prepare, options, image_root):
     """A real-corpus grounding recipe after :func:`load_recipe`: the
     manifests (see :func:`prepare_manifests`), then a ``GroundingBrain``
-    trained and tested on ``"test"``.
+    trained and tested on ``"test"`` and its speech encoder exported
+    (:func:`train_grounding`).
 
     Arguments
     ---------
@@ -249,8 +279,67 @@ def prepare_and_train(hparams, run_opts, prepare, options, image_root):
     manifests, replacements = prepare_manifests(
         hparams, prepare, options, image_root
     )
+    return train_grounding(hparams, run_opts, manifests, replacements, ["test"])
+
+
+def train_grounding(hparams, run_opts, manifests, replacements, test_sets):
+    """Trains and tests a :class:`GroundingBrain`, then exports its speech
+    encoder (see :func:`export_encoder`).
+
+    Arguments
+    ---------
+    hparams : dict
+        Needs what :func:`grounding_datasets`, :func:`train_and_test` and
+        :func:`export_encoder` need.
+    run_opts : RunOptions
+        From :func:`load_recipe`.
+    manifests : dict
+        ``{set name: manifest path}`` with train, valid and the test sets.
+    replacements : dict
+        Values of the manifests' placeholders.
+    test_sets : list of str
+        Names of the test sets (keys of ``results.json``).
+
+    Returns
+    -------
+    GroundingBrain
+        The trained brain.
+    """
     datasets = grounding_datasets(hparams, manifests, replacements)
-    return train_and_test(GroundingBrain, hparams, run_opts, datasets, ["test"])
+    brain = train_and_test(
+        GroundingBrain, hparams, run_opts, datasets, test_sets
+    )
+    export_encoder(hparams, brain.results)
+    return brain
+
+
+def export_encoder(hparams, results):
+    """Exports the tested (best) speech encoder of a grounding or
+    SpeechCLIP recipe into ``export_folder`` (on the main process), where
+    :class:`speechbrain_vgs.lobes.grounded.GroundedFeatures` loads it.
+
+    Arguments
+    ---------
+    hparams : dict
+        Needs ``export_folder``, ``output_folder`` and either ``upstream``
+        (SpeechCLIP) or ``audio_encoder`` and ``compute_features``.
+    results : dict
+        The test results, kept in the export's ``encoder.json``.
+    """
+    if not if_main_process():
+        return
+    info = {"recipe_output": hparams["output_folder"], "results": results}
+    if "upstream" in hparams:
+        export_speech_encoder(
+            hparams["export_folder"], hparams["upstream"], info=info
+        )
+    else:
+        export_speech_encoder(
+            hparams["export_folder"],
+            hparams["audio_encoder"],
+            hparams["compute_features"],
+            info,
+        )
 
 
 def synthvgs_folder(hparams):
@@ -305,7 +394,8 @@ def synthvgs_manifests(hparams):
 
 
 def train_speechclip(hparams, run_opts, manifests, replacements, test_sets):
-    """Trains and tests SpeechCLIP, then saves it for inference.
+    """Trains and tests SpeechCLIP, then saves it for inference and
+    exports its upstream (:func:`export_encoder`).
 
     The datasets carry image paths (the frozen CLIP embeds and caches the
     images) and caption texts; training audio is randomly cropped to
@@ -354,7 +444,41 @@ def train_speechclip(hparams, run_opts, manifests, replacements, test_sets):
     brain.save_for_inference(
         os.path.join(hparams["output_folder"], "model.ckpt")
     )
+    export_encoder(hparams, brain.results)
     return brain
+
+
+def train_recognizer(hparams, run_opts, manifests, replacements):
+    """Trains and tests a CTC recogniser (:class:`CTCBrain`) on ASR
+    manifests.
+
+    Arguments
+    ---------
+    hparams : dict
+        Needs ``units``, ``label_encoder``, ``save_folder`` and what
+        :func:`train_and_test` needs.
+    run_opts : RunOptions
+        From :func:`load_recipe`.
+    manifests : dict
+        ``{set name: manifest path}``: ``train``, ``valid`` and the test
+        sets (every other name; they become the keys of ``results.json``).
+    replacements : dict
+        Values of the manifests' ``{data_root}`` placeholder.
+
+    Returns
+    -------
+    CTCBrain
+        The trained brain.
+    """
+    datasets = asr_datasets(
+        manifests,
+        replacements,
+        hparams["units"],
+        hparams["label_encoder"],
+        hparams["save_folder"],
+    )
+    test_sets = [name for name in manifests if name not in ("train", "valid")]
+    return train_and_test(CTCBrain, hparams, run_opts, datasets, test_sets)
 
 
 def train_keyword_spotter(

@@ -10,8 +10,11 @@
 * :class:`HuBERTPretrainBrain`: HuBERT's masked prediction pre-training.
 * :class:`KeywordSpottingBrain`: spoken bag-of-words networks trained on
   visual tags, evaluated as keyword spotters.
+* :class:`CTCBrain`: CTC phone or character recognisers over any speech
+  features (e.g. a grounding model's layer).
 """
 
+from speechbrain_vgs.brains.asr import CTCBrain
 from speechbrain_vgs.brains.base import (
     BEST_KEY,
     HparamsError,
@@ -27,6 +30,7 @@ from speechbrain_vgs.brains.speechclip import SpeechCLIPBrain
 __all__ = [
     "BEST_KEY",
     "CLIPBrain",
+    "CTCBrain",
     "GroundingBrain",
     "HparamsError",
     "HuBERTPretrainBrain",

@@ -300,6 +300,8 @@ class ResDAVEnet(nn.Module):
     ``("res1", "res2")``), and :class:`TemporalJitter` can follow conv1 and
     res1 (where the released code applies it, with p = 0.12).
 
+    ``config`` holds the constructor's arguments (what
+    :func:`speechbrain_vgs.lobes.grounded.export_speech_encoder` saves).
     After each forward, ``vq_loss`` holds the summed commitment losses of
     that forward (0 without quantizers) and ``vq_codes`` the codes of each
     quantizer that ran (``{layer: [B, T']}``). A layer followed by a
@@ -378,6 +380,17 @@ class ResDAVEnet(nn.Module):
                 f"unknown vq_layers {sorted(unknown)}; "
                 f"layers are {self.layer_names}"
             )
+        self.config = {
+            "input_dim": input_dim,
+            "widths": list(widths),
+            "blocks": list(blocks),
+            "kernel_size": kernel_size,
+            "vq_layers": list(vq_layers),
+            "vq_codes": vq_codes,
+            "vq_commitment": vq_commitment,
+            "vq_decay": vq_decay,
+            "jitter": jitter,
+        }
         self.layer_dims = dict(zip(self.layer_names, widths))
         self.conv1 = nn.Conv1d(input_dim, widths[0], 1, bias=False)
         self.bn1 = nn.BatchNorm1d(widths[0])
@@ -473,7 +486,8 @@ class DAVEnet(nn.Module):
     are 10/20/40/80/160 ms for 10 ms input frames. ``widths`` sets the
     widths of conv1..conv4 (the paper's 128, 256, 512, 512) and
     ``embedding_dim`` that of conv5. The ``vq_loss`` attribute is always 0;
-    it exists so that training code can treat both encoders alike.
+    it exists so that training code can treat both encoders alike;
+    ``config`` holds the constructor's arguments.
 
     Arguments
     ---------
@@ -510,6 +524,11 @@ class DAVEnet(nn.Module):
         if len(widths) != 4:
             raise ValueError(f"DAVEnet needs 4 widths, got {tuple(widths)}")
         all_widths = (*widths, embedding_dim)
+        self.config = {
+            "input_dim": input_dim,
+            "embedding_dim": embedding_dim,
+            "widths": list(widths),
+        }
         self.layer_dims = dict(zip(self.layer_names, all_widths))
         self.input_norm = nn.BatchNorm2d(1)
         self.conv1 = nn.Conv1d(input_dim, widths[0], 1)

@@ -27,6 +27,7 @@ class LogMel(torch.nn.Module):
     frames; frames computed from padding are set to 0. The valid frame
     count is derived from the number of valid *samples*, so the features of
     an utterance are the same whether it is alone or zero-padded in a batch.
+    ``config`` holds the constructor's arguments.
 
     Arguments
     ---------
@@ -62,6 +63,13 @@ class LogMel(torch.nn.Module):
         normalize=True,
     ):
         super().__init__()
+        self.config = {
+            "n_mels": n_mels,
+            "sample_rate": sample_rate,
+            "win_length": win_length,
+            "hop_length": hop_length,
+            "normalize": normalize,
+        }
         self.normalize = normalize
         self.hop_samples = int(round(sample_rate * hop_length / 1000))
         self.fbank = Fbank(

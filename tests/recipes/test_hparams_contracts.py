@@ -48,6 +48,14 @@ CASES = [
         "'bow_treshold' is not read by KeywordSpottingBrain: "
         "did you mean 'bow_threshold'?",
     ),
+    (
+        "recipes/SynthVGS/ASR/train.py",
+        "recipes/SynthVGS/ASR/hparams/fbank.yaml",
+        "blank_index: 0",
+        "blank_idx: 0",
+        "CTCBrain: missing hparams key 'blank_index' "
+        "(did you mean 'blank_idx'?)",
+    ),
 ]
 
 

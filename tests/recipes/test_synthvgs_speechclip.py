@@ -14,6 +14,7 @@ from recipe_runner import check_speechclip_results, run_recipe
 
 from speechbrain_vgs.brains import BEST_KEY
 from speechbrain_vgs.inference import SpeechCLIPInference
+from speechbrain_vgs.lobes.grounded import GroundedFeatures
 from speechbrain_vgs.lobes.tiny_models import save_tiny_clip, save_tiny_hubert
 
 SCRIPT = "recipes/SynthVGS/SpeechCLIP/train.py"
@@ -84,6 +85,13 @@ def test_cascaded_checkpoint_through_inference(
         hparams = load_hyperpyyaml(f)
     hparams["checkpointer"].recover_if_possible(max_key=BEST_KEY)
     model = hparams["model"].eval()
+
+    # the exported upstream is the trained one, layer weights included
+    exported = GroundedFeatures(output / "export")
+    wav = torch.randn(1, 8000)
+    with torch.no_grad():
+        expected, _ = hparams["upstream"].eval()(wav)
+    torch.testing.assert_close(exported(wav)[0], expected)
 
     speechclip = SpeechCLIPInference.from_hparams(
         source=str(output), savedir=str(tmp_path / "inference")

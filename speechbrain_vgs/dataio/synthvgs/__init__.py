@@ -39,7 +39,8 @@ Layout of ``DIR``:
 - ``captions.json``: ``{image_id: {lang: [5 captions]}}``, all captions,
   including those without speech (for text-side models).
 - ``speakers.json``: ``{speaker_id: {"lang", "split", "engine", "voice",
-  "variant", "rate", "pitch"}}``.
+  "variant", "rate", "pitch", "sex"}}``; ``sex`` is "m", "f" or null, as
+  the voice defines it (:data:`.speech.VOICE_SEX`).
 - ``summary.json``: ``{"size", "seed", "langs", "splits": {split:
   {"images", "utterances", "hours", "speakers"}}`` (all languages
   together), ``"per_lang": {lang: {split: ...}}``, ``"vocabulary": {lang:

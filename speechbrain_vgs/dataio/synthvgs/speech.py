@@ -10,6 +10,15 @@ A *speaker* is a fixed combination (engine, voice, variant, rate, pitch):
 - flite, English only: the voices kal, kal16, awb, rms and slt with a
   duration stretch of 0.9-1.15.
 
+Sex: a speaker's ``sex`` ("m", "f" or None) is the voice's own where the
+voice defines it (:data:`VOICE_SEX`): the ``gender`` line of an espeak-ng
+variant file (m1-m8, Andy, travis male; f1-f5, Annie, aunty, linda, steph
+female; klatt, klatt3, adam, benjamin, david, ed, edward, max, paul and
+robert say nothing) and the CMU voice of flite (kal, kal16, awb, rms male;
+slt female). English has 11 male, 5 female and 7 unknown timbres in train
+(22, 10 and 14 speakers), 2/2/1 in valid and 1/3/2 in test; see
+:func:`speakers_by_sex`.
+
 Train, valid and test are speaker-disjoint, and more: the timbres (espeak
 variants and flite voices) are split between them
 (:data:`ESPEAK_TIMBRES`, :data:`FLITE_VOICES`), so no test voice quality is
@@ -86,6 +95,16 @@ ESPEAK_TIMBRES = {
 }
 FLITE_VOICES = {"train": ("kal", "kal16", "awb"), "valid": ("rms",)}
 FLITE_VOICES["test"] = ("slt",)
+# The sex a voice defines: espeak-ng variants with a "gender" line, flite's
+# CMU voices (kal/kal16: Kal diphone, awb/rms: CMU ARCTIC male, slt: female).
+VOICE_SEX = {
+    **dict.fromkeys(("m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8"), "m"),
+    **dict.fromkeys(("Andy", "travis"), "m"),
+    **dict.fromkeys(("f1", "f2", "f3", "f4", "f5"), "f"),
+    **dict.fromkeys(("Annie", "aunty", "linda", "steph"), "f"),
+    **dict.fromkeys(("kal", "kal16", "awb", "rms"), "m"),
+    "slt": "f",
+}
 SPEAKERS_PER_TIMBRE = 2
 RATE_RANGE = (150, 195)  # espeak-ng words per minute
 PITCH_RANGE = (30, 70)  # espeak-ng pitch, 0-99
@@ -133,14 +152,17 @@ def make_speakers(lang, split, seed):
     -------
     list of dict
         ``{"id", "lang", "split", "engine", "voice", "variant", "rate",
-        "pitch"}``; for flite, ``rate`` is the duration stretch and pitch
-        is 0 (the voice's own).
+        "pitch", "sex"}``; for flite, ``rate`` is the duration stretch and
+        pitch is 0 (the voice's own); ``sex`` is "m", "f" or None
+        (:data:`VOICE_SEX`).
 
     Example
     -------
     >>> speakers = make_speakers("sw", "test", 1)
     >>> len(speakers), speakers[0]["engine"], speakers[0]["voice"]
     (10, 'espeak-ng', 'sw')
+    >>> [s["sex"] for s in speakers[:4]]
+    ['m', 'm', 'f', 'f']
     """
     split_index = ("train", "valid", "test").index(split)
     lang_index = ("en", "de", "sw").index(lang)
@@ -161,6 +183,7 @@ def make_speakers(lang, split, seed):
                     "variant": timbre,
                     "rate": rate,
                     "pitch": pitch,
+                    "sex": VOICE_SEX.get(timbre),
                 }
             )
     if lang == "en":
@@ -177,9 +200,25 @@ def make_speakers(lang, split, seed):
                         "variant": "",
                         "rate": stretch,
                         "pitch": 0,
+                        "sex": VOICE_SEX[voice],
                     }
                 )
     return speakers
+
+
+def speakers_by_sex(lang, split, seed=0):
+    """How many speakers of a language and split are male, female and of
+    unknown sex.
+
+    Example
+    -------
+    >>> speakers_by_sex("en", "train"), speakers_by_sex("en", "test")
+    ({'m': 22, 'f': 10, None: 14}, {'m': 2, 'f': 6, None: 4})
+    """
+    counts = {"m": 0, "f": 0, None: 0}
+    for speaker in make_speakers(lang, split, seed):
+        counts[speaker["sex"]] += 1
+    return counts
 
 
 def clean_phones(raw):
