@@ -90,11 +90,13 @@ def parse_args(argv):
     return parser.parse_known_args(argv)
 
 
-def run(command, log):
+def run(command, log, env=None):
     """Runs a recipe, its output in ``log``; raises if it fails."""
     os.makedirs(os.path.dirname(log), exist_ok=True)
     with open(log, "w", encoding="utf-8") as out:
-        status = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT)
+        status = subprocess.run(
+            command, stdout=out, stderr=subprocess.STDOUT, env=env
+        )
     if status.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed: see {log}")
 
@@ -160,14 +162,7 @@ def train_missing(runs, jobs):
     def train(entry):
         name, protocol, output, command = entry
         print(f"training: {name}, {protocol}", flush=True)
-        log = os.path.join(output, "stdout.txt")
-        os.makedirs(output, exist_ok=True)
-        with open(log, "w", encoding="utf-8") as out:
-            status = subprocess.run(
-                command, stdout=out, stderr=subprocess.STDOUT, env=env
-            )
-        if status.returncode != 0:
-            raise RuntimeError(f"{name}, {protocol} failed: see {log}")
+        run(command, os.path.join(output, "stdout.txt"), env)
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         list(pool.map(train, missing))
