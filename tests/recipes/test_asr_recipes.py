@@ -150,17 +150,23 @@ def test_timit_hubert_layer_male_female(timit, encoders, tmp_path):
     check_error_rates(results, ["test_male", "test_female"], ["per"])
 
 
-def test_aurora4_fbank(tmp_path):
+@pytest.mark.parametrize("features", ["fbank", "grounded"])
+def test_aurora4(features, encoders, tmp_path):
     corpus = write_aurora4(tmp_path)
+    grounded = [
+        f"--encoder_source={encoders / 'resdavenet' / 'export'}",
+        "--layer=res3",
+    ]
     results = run_in_process(
         "recipes/Aurora4/ASR/train.py",
-        "recipes/Aurora4/ASR/hparams/fbank.yaml",
+        f"recipes/Aurora4/ASR/hparams/{features}.yaml",
         tmp_path / "run",
         f"--data_folder={corpus['data_folder']}",
         f"--wsj0_folder={corpus['wsj0_folder']}",
         f"--manifest_folder={tmp_path / 'prepared'}",
         "--batch_size=2",
         "--num_workers=0",
+        *(grounded if features == "grounded" else []),
     )
     check_error_rates(results, [f"test_{c}" for c in "ABCD"], ["cer", "wer"])
 
