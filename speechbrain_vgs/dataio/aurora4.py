@@ -201,7 +201,8 @@ def prepare_aurora4(
     test_subset : str
         ``"0330"`` (the 330-utterance eval92 sets) or ``"0166"``.
     noise_word : str
-        What a noise marker such as ``[loud_breath]`` becomes.
+        What a noise marker such as ``[loud_breath]`` becomes (``""``:
+        nothing, the marker is dropped).
     excluded_files : tuple of str
         File names (case-insensitive) left out of the training lists, each
         exclusion logged; by default Kaldi's ``408o0302.wv2``.
@@ -524,6 +525,8 @@ def normalize_transcript(text, noise_word=NOISE_WORD):
     '<NOISE> AND I. B. M. SAID AND TEN PERCENT'
     >>> normalize_transcript("--dash [phone_ring/] hi [/phone_ring]", "<N>")
     '-DASH HI'
+    >>> normalize_transcript("[cough] yes [cough]", noise_word="")  # dropped
+    'YES'
     """
     words = []
     for word in text.split():
@@ -539,7 +542,8 @@ def normalize_transcript(text, noise_word=NOISE_WORD):
         ):
             continue
         if NOISE_TOKEN.search(word):
-            words.append(noise_word)
+            if noise_word:
+                words.append(noise_word)
         elif VERBAL_DELETION.match(word):
             words.append(VERBAL_DELETION.match(word).group(1))
         elif word == "--DASH":
