@@ -126,7 +126,8 @@ def study_markdown(rows, protocols, labels=None, metric="PER"):
 
 def plot_study(rows, protocols, path, labels=None, metric="PER"):
     """Plots the error rates (left) and relative degradations (right) of
-    every set against the features (in row order), one line per set.
+    every set against the features (in row order), one line (and one
+    colour, in both panels) per set.
 
     Arguments
     ---------
@@ -161,14 +162,21 @@ def plot_study(rows, protocols, path, labels=None, metric="PER"):
     errors, shifts = figure.subplots(1, 2)
     x = range(len(rows))
     names = [row["features"] for row in rows]
+    sets = [name for m, shifted in protocols.values() for name in (m, *shifted)]
+    colours = {name: f"C{i}" for i, name in enumerate(sets)}  # one per set
     for matched, shifted in protocols.values():
-        for name in [matched, *shifted]:
-            points = [(i, row[name]) for i, row in zip(x, rows) if name in row]
-            errors.plot(*zip(*points), marker="o", label=labels.get(name, name))
-        for name in shifted:
-            key = f"{name}_degradation"
-            points = [(i, row[key]) for i, row in zip(x, rows) if key in row]
-            shifts.plot(*zip(*points), marker="o", label=labels.get(name, name))
+        for axes, keys in (
+            (errors, [(name, name) for name in (matched, *shifted)]),
+            (shifts, [(name, f"{name}_degradation") for name in shifted]),
+        ):
+            for name, key in keys:
+                points = [(i, r[key]) for i, r in zip(x, rows) if key in r]
+                axes.plot(
+                    *zip(*points),
+                    marker="o",
+                    color=colours[name],
+                    label=labels.get(name, name),
+                )
     for axes, title in (
         (errors, f"{metric} (%)"),
         (shifts, f"relative {metric} degradation from matched (%)"),
