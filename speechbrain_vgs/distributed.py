@@ -16,6 +16,13 @@ group, or with a single process, every function returns its input.
 Tensors must live where the backend communicates (CUDA for NCCL, CPU for
 gloo), ids and lengths included.
 
+Evaluation is split instead: each process evaluates a contiguous block of
+the batches one process would make (:func:`contiguous_shard`), then the
+statistics are gathered before they are summarised
+(:func:`gather_object`, :func:`gather_tensors`, any device), in rank
+order, which is the order of one process; :func:`first_occurrences` keeps
+each item once when the processes evaluated the same items.
+
 Authors
  * speechbrain-vgs developers 2026
 """
@@ -192,3 +199,142 @@ def gather_frames(frames, lengths):
     frames_all = gather_padded(frames, dim=1)
     rescaled = lengths * (frames.shape[1] / frames_all.shape[1])
     return frames_all, gather_no_grad(rescaled)
+
+
+def contiguous_shard(items, rank, world_size):
+    """The contiguous block of ``items`` that process ``rank`` evaluates.
+
+    The blocks of processes 0, 1, ... follow each other, so concatenating
+    what the processes produce in rank order gives the order of ``items``;
+    no item is repeated or dropped (no padding). The first
+    ``len(items) % world_size`` processes get one item more; with fewer
+    items than processes, the last processes get none.
+
+    Arguments
+    ---------
+    items : sequence
+        E.g. the batches of an evaluation set, in order.
+    rank : int
+        This process's rank.
+    world_size : int
+        Number of processes.
+
+    Returns
+    -------
+    list
+        This process's block.
+
+    Example
+    -------
+    >>> [contiguous_shard(range(5), rank, 2) for rank in range(2)]
+    [[0, 1, 2], [3, 4]]
+    >>> [contiguous_shard(["b0"], rank, 2) for rank in range(2)]
+    [['b0'], []]
+    """
+    items = list(items)
+    size, extra = divmod(len(items), world_size)
+    start = rank * size + min(rank, extra)
+    stop = start + size + (rank < extra)
+    return items[start:stop]
+
+
+def gather_object(obj):
+    """The picklable ``obj`` of every process, in rank order (for ids,
+    texts and small records; see :func:`gather_tensors` for tensors).
+
+    Arguments
+    ---------
+    obj : object
+        This process's object.
+
+    Returns
+    -------
+    list
+        One object per process; ``[obj]`` when not distributed.
+
+    Example
+    -------
+    >>> gather_object(["u1", "u2"])
+    [['u1', 'u2']]
+    """
+    if not is_distributed():
+        return [obj]
+    objects = [None] * dist.get_world_size()
+    dist.all_gather_object(objects, obj)
+    return objects
+
+
+def gather_tensors(tensors):
+    """Concatenates the lists of tensors of all processes, in rank order,
+    without gradient, on the CPU.
+
+    The tensors may differ in shape (e.g. utterances of different lengths
+    [T, D]) but share one dtype; a process may have none. They travel as
+    one flat tensor per process through the backend's device (the current
+    GPU for NCCL, the CPU otherwise).
+
+    Arguments
+    ---------
+    tensors : list of torch.Tensor
+        This process's tensors (any device).
+
+    Returns
+    -------
+    list of torch.Tensor
+        Those of process 0, then those of process 1, and so on; this
+        process's own (on the CPU) when not distributed.
+
+    Example
+    -------
+    >>> gather_tensors([torch.ones(2, 3), torch.zeros(1, 3)])[1]
+    tensor([[0., 0., 0.]])
+    """
+    tensors = [t.detach().cpu() for t in tensors]
+    if not is_distributed():
+        return tensors
+    meta = [
+        m
+        for part in gather_object([(t.shape, t.dtype) for t in tensors])
+        for m in part
+    ]
+    if not meta:
+        return []
+    dtype = meta[0][1]
+    if any(m[1] != dtype for m in meta):
+        raise ValueError(
+            f"tensors of several dtypes: {sorted({str(m[1]) for m in meta})}"
+        )
+    flat = torch.cat(
+        [t.reshape(-1) for t in tensors] or [torch.empty(0, dtype=dtype)]
+    )
+    device = "cpu"
+    if dist.get_backend() == "nccl":
+        device = torch.device("cuda", torch.cuda.current_device())
+    parts = _gather_rows(flat.to(device))
+    values = torch.cat(parts).cpu().split([shape.numel() for shape, _ in meta])
+    return [value.view(shape) for value, (shape, _) in zip(values, meta)]
+
+
+def first_occurrences(ids):
+    """Positions of the first occurrence of each id, in order: the rows to
+    keep of gathered statistics when processes evaluated the same items
+    (a set that was not split between them).
+
+    Arguments
+    ---------
+    ids : list
+        Gathered ids (hashable).
+
+    Returns
+    -------
+    list of int
+
+    Example
+    -------
+    >>> first_occurrences(["a", "b", "a", "c", "b"])
+    [0, 1, 3]
+    """
+    first = {}
+    for position, item in enumerate(ids):
+        first.setdefault(item, position)
+    return list(first.values())

@@ -19,6 +19,12 @@ both::
 Speech goes in as a file path, a list of paths, a waveform ``[S]`` or a
 padded batch ``[B, S]`` (16 kHz) with optional relative lengths.
 
+Security: ``hyperparams.yaml`` is HyperPyYAML, whose ``!new:``/``!apply:``
+tags construct and call any Python object: loading a model folder runs
+code. Load folders you trained or that come from a source you trust. The
+weights themselves are read with ``torch.load(weights_only=True)``
+(SpeechBrain's default loader under PyTorch >= 2.6), which runs no code.
+
 Authors
  * speechbrain-vgs developers 2026
 """
@@ -37,7 +43,12 @@ from speechbrain_vgs.lobes.speechclip import ranked_keywords
 
 class SpeechPretrained(Pretrained):
     """SpeechBrain's ``Pretrained`` with speech given as files or tensors
-    (the base of this module's inference classes)."""
+    (the base of this module's inference classes).
+
+    ``from_hparams`` runs the code that the folder's ``hyperparams.yaml``
+    names: use it only on folders from a trusted source (see the module
+    docstring).
+    """
 
     def speech_batch(self, wavs, wav_lens=None):
         """A padded batch from paths or waveforms.

@@ -18,6 +18,13 @@ Authors
 
 import torch
 
+from speechbrain_vgs.distributed import (
+    first_occurrences,
+    gather_object,
+    gather_tensors,
+    is_distributed,
+)
+
 
 def group_recall(
     sim,
@@ -237,6 +244,10 @@ class RetrievalStats:
     :meth:`summarize`, utterances are re-padded chunk by chunk and scored
     against all images with ``similarity``.
 
+    Under DDP each process appends its part of the set; :meth:`summarize`
+    first gathers the parts of all processes (:meth:`gather`), so every
+    process scores the whole set.
+
     Arguments
     ---------
     similarity : callable
@@ -279,6 +290,7 @@ class RetrievalStats:
         self.utterance_images = []
         self.images = {}
         self.summary = {}
+        self.gathered = False
 
     def append(self, ids, audio, audio_lens, image, image_ids):
         """Stores one batch.
@@ -332,6 +344,7 @@ class RetrievalStats:
         dict or float
             The output of :func:`retrieval_recall`, or one of its values.
         """
+        self.gather()
         if not self.audio:
             raise ValueError("RetrievalStats.summarize called with no data")
         columns = {image_id: c for c, image_id in enumerate(self.images)}
@@ -357,6 +370,42 @@ class RetrievalStats:
             return self.summary[field]
         return self.summary
 
+    def gather(self):
+        """Under DDP, replaces what this process stored by what all
+        processes stored, in rank order (the order of one process
+        evaluating their parts one after the other); an utterance stored by
+        several processes (a set every process evaluated whole) is kept
+        once. Does nothing when not distributed or already gathered. Every
+        process must call it (:meth:`summarize` does).
+
+        Example
+        -------
+        >>> stats = RetrievalStats(lambda audio, lens, image: audio @ image.t())
+        >>> stats.append(["u1"], torch.ones(1, 2), None, torch.ones(1, 2), [7])
+        >>> stats.gather()  # one process: nothing changes
+        >>> stats.ids, stats.utterance_images, list(stats.images)
+        (['u1'], [7], [7])
+        """
+        if not is_distributed() or self.gathered:
+            return
+        parts = gather_object(
+            (self.ids, self.utterance_images, list(self.images))
+        )
+        ids = [i for part in parts for i in part[0]]
+        utterance_images = [i for part in parts for i in part[1]]
+        image_ids = [i for part in parts for i in part[2]]
+        audio = gather_tensors(self.audio)
+        images = gather_tensors(list(self.images.values()))
+        self.clear()
+        for row in first_occurrences(ids):
+            self.ids.append(ids[row])
+            self.audio.append(audio[row])
+            self.utterance_images.append(utterance_images[row])
+        self.id_set.update(self.ids)
+        for image_id, features in zip(image_ids, images):
+            self.images.setdefault(image_id, features)
+        self.gathered = True
+
 
 class KeywordHitStats:
     """Keyword hit rate of SpeechCLIP's cascaded keywords (top-1 as in the
@@ -369,7 +418,9 @@ class KeywordHitStats:
     on both sides: a special prediction never hits. The baseline for slot k
     and cut-off n predicts, for every utterance, the n non-special token
     ids that occur most often in the model's top-n lists for slot k (ties
-    broken by the smaller id), scored in the same way.
+    broken by the smaller id), scored in the same way. Under DDP each
+    process appends its part of the set; :meth:`summarize` first gathers
+    the parts of all processes (:meth:`gather`).
 
     Arguments
     ---------
@@ -408,6 +459,7 @@ class KeywordHitStats:
         self.ranked = []
         self.captions = []
         self.summary = {}
+        self.gathered = False
 
     def append(self, ids, ranked_token_ids, caption_token_ids):
         """Stores one batch.
@@ -469,6 +521,7 @@ class KeywordHitStats:
             ``baseline_keyword_hit_top{n}`` and
             ``baseline_keyword_hit_top{n}_slot{k}``; floats in [0, 1].
         """
+        self.gather()
         if not self.ids:
             raise ValueError("KeywordHitStats.summarize called with no data")
         ranked = torch.cat(self.ranked)
@@ -518,6 +571,7 @@ class KeywordHitStats:
         >>> stats.top1_counts()
         [[(4, 2), (2, 1)]]
         """
+        self.gather()
         if not self.ids:
             raise ValueError("KeywordHitStats.top1_counts called with no data")
         ranked = torch.cat(self.ranked)
@@ -529,6 +583,34 @@ class KeywordHitStats:
             )
             counts.append(list(zip(ids.tolist(), occurrences.tolist())))
         return counts
+
+    def gather(self):
+        """Under DDP, replaces what this process stored by what all
+        processes stored, in rank order, each utterance once (see
+        :meth:`RetrievalStats.gather`). Every process must call it
+        (:meth:`summarize` and :meth:`top1_counts` do).
+
+        Example
+        -------
+        >>> stats = KeywordHitStats(ks=(1,))
+        >>> stats.append(["u1"], torch.tensor([[[4]]]), [[4, 5]])
+        >>> stats.gather()  # one process: nothing changes
+        >>> stats.ids, stats.captions
+        (['u1'], [tensor([4, 5])])
+        """
+        if not is_distributed() or self.gathered:
+            return
+        ids = [i for part in gather_object(self.ids) for i in part]
+        ranked = gather_tensors(self.ranked)
+        captions = gather_tensors(self.captions)
+        self.clear()
+        rows = first_occurrences(ids)
+        self.ids = [ids[row] for row in rows]
+        self.id_set.update(self.ids)
+        if ranked:
+            self.ranked = [torch.cat(ranked)[rows]]
+        self.captions = [captions[row] for row in rows]
+        self.gathered = True
 
 
 def _check_new_ids(ids, seen):

@@ -22,6 +22,7 @@ from speechbrain_vgs.brains import (
     SpeechCLIPBrain,
 )
 from speechbrain_vgs.brains.base import HparamsError, check_hparams
+from speechbrain_vgs.checkpoints import save_torch
 from speechbrain_vgs.dataio.asr import asr_datasets
 from speechbrain_vgs.dataio.captions import read_synthvgs_captions
 from speechbrain_vgs.dataio.keywords import (
@@ -30,7 +31,12 @@ from speechbrain_vgs.dataio.keywords import (
     keyword_vocabulary,
     stop_words,
 )
-from speechbrain_vgs.dataio.manifest import VGS_KEYS, load_manifest, read_json
+from speechbrain_vgs.dataio.manifest import (
+    VGS_KEYS,
+    check_sets,
+    load_manifest,
+    read_json,
+)
 from speechbrain_vgs.dataio.pipelines import vgs_datasets
 from speechbrain_vgs.dataio.prep_utils import manifest_paths
 from speechbrain_vgs.dataio.synthvgs import build_synthvgs
@@ -385,11 +391,18 @@ def synthvgs_manifests(hparams):
         ``{set name: manifest path}`` for train, valid and the test sets.
     replacements : dict
         The ``{data_root}``/``{image_root}`` placeholders' values.
+
+    Raises
+    ------
+    DataError
+        Naming a set (e.g. of ``test_sets``) that has no manifest, and the
+        manifests there are.
     """
     data_folder = synthvgs_folder(hparams)
     folder = os.path.join(data_folder, "manifests", hparams["lang"])
     sets = ["train", "valid", *hparams["test_sets"]]
     manifests = {name: os.path.join(folder, f"{name}.json") for name in sets}
+    check_sets(manifests)
     return manifests, {"data_root": data_folder, "image_root": data_folder}
 
 
@@ -539,8 +552,10 @@ def train_keyword_spotter(
         encoder = hparams["keywords"]
         for keyword in keywords:
             encoder.add_label(keyword)
-        encoder.save(os.path.join(hparams["output_folder"], "keywords.ckpt"))
-        torch.save(
+        path = os.path.join(hparams["output_folder"], "keywords.ckpt")
+        encoder.save(path + ".tmp")
+        os.replace(path + ".tmp", path)
+        save_torch(
             speech_net.state_dict(),
             os.path.join(hparams["output_folder"], "speech_net.ckpt"),
         )

@@ -14,6 +14,7 @@ import torch
 from speechbrain.utils.distributed import if_main_process
 
 from speechbrain_vgs.brains.base import HparamsError
+from speechbrain_vgs.checkpoints import save_torch
 from speechbrain_vgs.dataio.keywords import bag_of_words
 from speechbrain_vgs.lobes.kws import (
     ZeroShotTagger,
@@ -177,7 +178,7 @@ def image_targets(
         )
     cache = os.path.join(hparams["output_folder"], "tags.pt")
     if os.path.isfile(cache):
-        saved = torch.load(cache)
+        saved = torch.load(cache, weights_only=True)
         same = saved["keywords"] == keywords and saved["targets"] == kind
         if same and set(saved["tags"]) == set(images):
             return saved["tags"]
@@ -189,5 +190,5 @@ def image_targets(
     else:
         tags = zero_shot_tags(clip, images, keywords, hparams)
     if if_main_process():
-        torch.save({"keywords": keywords, "targets": kind, "tags": tags}, cache)
+        save_torch({"keywords": keywords, "targets": kind, "tags": tags}, cache)
     return tags

@@ -20,7 +20,19 @@
   starts, and a schedule of fixed length that disagrees with the loader
   is an error (:meth:`VGSBrain.on_fit_start`). ``lr_annealing`` (called
   with the epoch) anneals once per epoch instead;
-* a train batch sampler that is reshuffled every epoch.
+* a train batch sampler that is reshuffled every epoch;
+* **exact, kill-proof resumption**: incomplete checkpoints (a job killed
+  while writing one) are set aside before every recovery
+  (:func:`speechbrain_vgs.checkpoints.drop_incomplete_checkpoints`); every
+  training step's random draws, and those of the train set's pipeline,
+  depend on the position only (:mod:`speechbrain_vgs.randomness`, seeded
+  by the optional ``seed``), so a run killed at any moment and run again
+  ends with the same numbers as the run that was never stopped; a
+  checkpoint of another model fails with :class:`CheckpointError`;
+* **non-finite losses skipped**: a batch whose loss is NaN or infinite
+  makes no update and is logged with its utterance ids; more than
+  SpeechBrain's ``--nonfinite_patience`` (default 3) in one epoch stop the
+  run with a message saying what to check.
 
 :class:`RetrievalBrain` adds image/speech (or image/text) retrieval recall
 out of training, with the best checkpoint kept by mean R@10.
@@ -29,24 +41,44 @@ Authors
  * speechbrain-vgs developers 2026
 """
 
+import contextlib
 import difflib
+import logging
 
 import speechbrain as sb
+import torch
 from speechbrain.dataio.dataloader import LoopedLoader
-from speechbrain.utils.distributed import if_main_process
+from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain.utils.run_opts import RunOptions
-from torch.utils.data import DataLoader
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import BatchSampler, DataLoader, IterableDataset
 
+from speechbrain_vgs.checkpoints import drop_incomplete_checkpoints
 from speechbrain_vgs.dataio.manifest import write_json
+from speechbrain_vgs.distributed import (
+    contiguous_shard,
+    gather_object,
+    is_distributed,
+)
 from speechbrain_vgs.metrics import RetrievalStats, mean_r10
+from speechbrain_vgs.randomness import seed_step
 from speechbrain_vgs.schedulers import LinearWarmupDecay
 from speechbrain_vgs.similarity import pooled_similarity
 
 BEST_KEY = "mean_r10"
+logger = logging.getLogger(__name__)
 
 
 class HparamsError(ValueError):
     """Hparams that a Brain cannot run with (missing or misspelt keys)."""
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that does not fit the model of the hparams."""
+
+
+class NonFiniteLossError(ValueError):
+    """Too many batches with a NaN or infinite loss in one epoch."""
 
 
 def check_hparams(brain_class, hparams, modules):
@@ -127,7 +159,7 @@ def declared_keys(brain_class):
     -------
     >>> needed, optional, modules = declared_keys(VGSBrain)
     >>> needed, sorted(optional)
-    (['train_logger', 'results_file'], ['lr_annealing', 'lr_scheduler'])
+    (['train_logger', 'results_file'], ['lr_annealing', 'lr_scheduler', 'seed'])
     """
     needed, optional, modules = [], {}, []
     for cls in reversed(brain_class.__mro__):
@@ -147,7 +179,9 @@ class VGSBrain(sb.Brain):
     """The base of the project's Brains (see the module docstring).
 
     Hparams it reads: ``train_logger`` (a SpeechBrain train logger),
-    ``results_file`` (where the test metrics go), and optionally
+    ``results_file`` (where the test metrics go), and optionally ``seed``
+    (of the position-seeded random draws, see :mod:`speechbrain_vgs.
+    randomness`; the recipes' ``seed``),
     ``lr_scheduler`` (called with the optimizer before every update; a
     parameter group with an ``lr_scale`` gets that share of its learning
     rate) and ``lr_annealing`` (called with the epoch after each
@@ -162,10 +196,14 @@ class VGSBrain(sb.Brain):
     """
 
     HPARAMS_NEEDED = ("train_logger", "results_file")
-    HPARAMS_OPTIONAL = {"lr_scheduler": None, "lr_annealing": None}
+    HPARAMS_OPTIONAL = {"lr_scheduler": None, "lr_annealing": None, "seed": 0}
     MODULES_NEEDED = ()
     best_checkpoint = {"min_key": "loss"}
     LOG_ONLY = ()
+    # Brains whose evaluation statistics gather over the DDP processes set
+    # it to True: each process then evaluates its share of the validation
+    # and test sets. Otherwise every process evaluates them whole.
+    SHARDED_EVALUATION = False
 
     def __init__(self, modules=None, opt_class=None, hparams=None, **kwargs):
         hparams = dict(hparams or {})
@@ -178,11 +216,21 @@ class VGSBrain(sb.Brain):
         self.test_name = "test"
         self.updates_per_epoch = None
         self.epoch_limit = None
+        self.epoch_counter = None
+        self.batch_ids = None
+        self.buffers_before = []
+        self.skip_update = False
+        self.restore_buffers = False
 
     def make_dataloader(
         self, dataset, stage, ckpt_prefix="dataloader-", **loader_kwargs
     ):
-        """Also lets the Brain reshuffle a train batch sampler each epoch."""
+        """Also lets the Brain reshuffle a train batch sampler each epoch
+        and, for a Brain whose statistics gather over the DDP processes
+        (``SHARDED_EVALUATION``), splits a validation or test set between
+        them (:meth:`evaluation_shard`)."""
+        if stage != sb.Stage.TRAIN and self.SHARDED_EVALUATION:
+            loader_kwargs = self.evaluation_shard(dataset, loader_kwargs)
         loader = super().make_dataloader(
             dataset, stage, ckpt_prefix, **loader_kwargs
         )
@@ -191,6 +239,103 @@ class VGSBrain(sb.Brain):
             if hasattr(batch_sampler, "set_epoch"):
                 self.train_sampler = batch_sampler
         return loader
+
+    def evaluation_shard(self, dataset, loader_kwargs):
+        """Under DDP, loader options under which this process evaluates
+        its contiguous block of the batches one process would make
+        (:func:`speechbrain_vgs.distributed.contiguous_shard`): every
+        utterance once, in the same batches as with one process, and the
+        processes' parts in rank order give the set's order (sorted by
+        duration), so the gathered statistics are those of one process.
+
+        Arguments
+        ---------
+        dataset : torch.utils.data.Dataset
+            The validation or test set.
+        loader_kwargs : dict
+            Its loader options: ``batch_size`` (default 1), ``drop_last``
+            and ``sampler``, or a ``batch_sampler`` (e.g. SpeechBrain's
+            ``DynamicBatchSampler``, without shuffling).
+
+        Returns
+        -------
+        dict
+            The options with this process's batches of indices as
+            ``batch_sampler``; ``loader_kwargs`` itself when not
+            distributed or for an iterable dataset (then evaluated whole by
+            every process).
+        """
+        if not is_distributed() or isinstance(dataset, IterableDataset):
+            return loader_kwargs
+        options = dict(loader_kwargs)
+        batches = options.pop("batch_sampler", None)
+        if batches is None:
+            sampler = options.pop("sampler", None)
+            batches = BatchSampler(
+                range(len(dataset)) if sampler is None else sampler,
+                options.pop("batch_size", 1),
+                options.pop("drop_last", False),
+            )
+        rank = torch.distributed.get_rank()
+        world_size = torch.distributed.get_world_size()
+        options["batch_sampler"] = contiguous_shard(batches, rank, world_size)
+        return options
+
+    def evaluate_batch(self, batch, stage):
+        """SpeechBrain's evaluation step; also keeps the stage's batch
+        losses for :meth:`global_stage_loss`."""
+        loss = super().evaluate_batch(batch, stage)
+        if self.step == 1:  # the first batch of the stage
+            self.evaluation_losses = []
+        self.evaluation_losses.append(float(loss))
+        return loss
+
+    def global_stage_loss(self, stage, stage_loss):
+        """The loss of a validation or test stage over all DDP processes:
+        the mean of the finite losses of all their batches (with
+        :meth:`evaluation_shard`, those one process evaluates), instead of
+        SpeechBrain's mean over this process's batches. Every process must
+        call it at the end of each such stage.
+
+        Arguments
+        ---------
+        stage : speechbrain.Stage
+            The stage that ends.
+        stage_loss : float
+            SpeechBrain's mean loss of this process's batches.
+
+        Returns
+        -------
+        float
+            The global mean; ``stage_loss`` itself in training or when not
+            distributed.
+        """
+        if stage == sb.Stage.TRAIN or not is_distributed():
+            return stage_loss
+        # a process may have evaluated no batch, in this stage or at all
+        parts = gather_object(getattr(self, "evaluation_losses", []))
+        self.evaluation_losses = []
+        losses = torch.tensor(
+            [x for part in parts for x in part], dtype=torch.float64
+        )
+        finite = losses[torch.isfinite(losses)]
+        return (finite.sum() / len(finite)).item()
+
+    def _wrap_distributed(self):
+        """SpeechBrain's DDP wrapping, except on the CPU (gloo): there
+        SpeechBrain's conversion of BatchNorm to SyncBatchNorm fails (it
+        runs on GPUs only), so the trainable modules are wrapped as they
+        are and each process normalises with the statistics of its own
+        part of the batch. On GPUs, SpeechBrain's SyncBatchNorm normalises
+        with the statistics of the whole batch."""
+        if not self.distributed_launch or self.device_type != "cpu":
+            super()._wrap_distributed()
+            return
+        for name, module in self.modules.items():
+            if any(p.requires_grad for p in module.parameters()):
+                self.modules[name] = DistributedDataParallel(
+                    module, find_unused_parameters=self.find_unused_parameters
+                )
 
     def fit(
         self,
@@ -203,7 +348,14 @@ class VGSBrain(sb.Brain):
     ):
         """SpeechBrain's ``fit``, which also counts the updates of an
         epoch (for the schedule) from the train loader and the epochs from
-        ``epoch_counter.limit``."""
+        ``epoch_counter.limit``, and ties the train set's random draws
+        (its ``randomness``, see :class:`speechbrain_vgs.randomness.
+        ItemRandomness`) to the seed and the epoch."""
+        self.epoch_counter = epoch_counter
+        randomness = getattr(train_set, "randomness", None)
+        if randomness is not None:
+            randomness.seed = self.hparams.seed
+            randomness.clock = epoch_counter
         if not self.test_only and not isinstance(
             train_set, DataLoader | LoopedLoader
         ):
@@ -224,10 +376,48 @@ class VGSBrain(sb.Brain):
         )
 
     def on_fit_start(self):
-        """SpeechBrain's set-up and resumption, then the schedule's length
-        from the train loader (see :meth:`set_schedule_length`)."""
-        super().on_fit_start()
+        """SpeechBrain's set-up and resumption from the latest complete
+        checkpoint (see :meth:`recovery`), then the schedule's length from
+        the train loader (see :meth:`set_schedule_length`)."""
+        with self.recovery():
+            super().on_fit_start()
         self.set_schedule_length()
+
+    def on_evaluate_start(self, max_key=None, min_key=None):
+        """Loads the best complete checkpoint (see :meth:`recovery`)."""
+        with self.recovery(max_key=max_key, min_key=min_key):
+            super().on_evaluate_start(max_key=max_key, min_key=min_key)
+
+    @contextlib.contextmanager
+    def recovery(self, **selection):
+        """Around SpeechBrain's recovery: sets incomplete checkpoints aside
+        first, and turns a checkpoint that does not fit the modules into a
+        :class:`CheckpointError` naming it.
+
+        Arguments
+        ---------
+        **selection
+            ``max_key``/``min_key`` of the checkpoint recovered.
+        """
+        if self.checkpointer is None:
+            yield
+            return
+        run_on_main(drop_incomplete_checkpoints, args=[self.checkpointer])
+        try:
+            yield
+        except RuntimeError as error:
+            if not ("state_dict" in str(error) or "load path" in str(error)):
+                raise
+            chosen = self.checkpointer.find_checkpoint(**selection)
+            where = chosen.path if chosen else self.checkpointer.checkpoints_dir
+            lines = [x.strip() for x in str(error).splitlines() if x.strip()]
+            first_line = " ".join(lines[:2])[:400]
+            raise CheckpointError(
+                f"{where}: this checkpoint does not fit the model of the "
+                f"hparams ({first_line}): it was written by another model or "
+                "another configuration; train in a new output_folder, or "
+                f"delete {self.checkpointer.checkpoints_dir} to start over"
+            ) from error
 
     def set_schedule_length(self):
         """Sets a :class:`~speechbrain_vgs.schedulers.LinearWarmupDecay`'s
@@ -263,13 +453,73 @@ class VGSBrain(sb.Brain):
             )
 
     def on_fit_batch_start(self, batch, should_step):
-        """Sets the learning rate of this update (``lr_scheduler``); a
-        parameter group with an ``lr_scale`` gets that share of it."""
+        """Seeds this step's random draws by its position (see
+        :func:`speechbrain_vgs.randomness.seed_step`) and sets the learning
+        rate of this update (``lr_scheduler``); a parameter group with an
+        ``lr_scale`` gets that share of it."""
+        epoch = getattr(self.epoch_counter, "current", 0)
+        rank = torch.distributed.get_rank() if is_distributed() else 0
+        seed_step(self.hparams.seed, epoch, self.step, rank)
+        self.batch_ids = getattr(batch, "id", None)
+        self.buffers_before = [b.clone() for b in self.modules.buffers()]
         scheduler = self.hparams.lr_scheduler
         if scheduler is not None and should_step:
             scheduler(self.optimizer)
             for group in self.optimizer.param_groups:
                 group["lr"] *= group.get("lr_scale", 1.0)
+
+    def check_loss_isfinite(self, loss):
+        """Marks a batch with a NaN or infinite loss to make no update
+        (and restores the buffers its forward pass changed, e.g.
+        BatchNorm statistics), logs it with its utterance ids, and stops
+        the run with :class:`NonFiniteLossError` when more than
+        ``nonfinite_patience`` such batches occur in one epoch."""
+        if torch.isfinite(loss):
+            return
+        self.nonfinite_count += 1
+        self.skip_update = True
+        self.restore_buffers = True
+        ids = ", ".join(map(str, self.batch_ids or [])) or "unknown"
+        logger.warning(
+            "Epoch %s, step %d: the loss is %s; this batch makes no update "
+            "(%d such batches this epoch, at most %d allowed). Utterances: %s",
+            getattr(self.epoch_counter, "current", "?"),
+            self.step,
+            float(loss.detach()),
+            self.nonfinite_count,
+            self.nonfinite_patience,
+            ids,
+        )
+        if self.nonfinite_count > self.nonfinite_patience:
+            raise NonFiniteLossError(
+                f"{self.nonfinite_count} batches of this epoch had a NaN or "
+                f"infinite loss (more than --nonfinite_patience="
+                f"{self.nonfinite_patience}); the last one held {ids}. Check "
+                "those files (silence, clipping, extreme values), lower the "
+                "learning rate, or use fp32 instead of fp16"
+            )
+
+    def fit_batch(self, batch):
+        """SpeechBrain's training step; after a non-finite loss, the
+        buffers are restored to their values before the batch."""
+        loss = super().fit_batch(batch)
+        if self.restore_buffers:
+            with torch.no_grad():
+                for buffer, before in zip(
+                    self.modules.buffers(), self.buffers_before
+                ):
+                    buffer.copy_(before)
+            self.restore_buffers = False
+        return loss
+
+    def optimizers_step(self):
+        """SpeechBrain's update, unless a batch since the last update had
+        a non-finite loss: then its gradients are dropped instead."""
+        if self.skip_update:
+            self.zero_grad(set_to_none=True)
+            self.skip_update = False
+            return
+        super().optimizers_step()
 
     def evaluation_stats(self):
         """The statistics of a validation or test stage (besides its
@@ -290,8 +540,10 @@ class VGSBrain(sb.Brain):
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Keeps the training loss; at validation, anneals, logs and
         checkpoints by ``best_checkpoint``; at test, logs and records the
-        results of the current test set."""
-        stats = {"loss": stage_loss}
+        results of the current test set. Under DDP the logged loss of a
+        validation or test stage is that of all processes
+        (:meth:`global_stage_loss`)."""
+        stats = {"loss": self.global_stage_loss(stage, stage_loss)}
         if stage == sb.Stage.TRAIN:
             self.train_stats = stats
             return

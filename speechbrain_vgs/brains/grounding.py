@@ -38,7 +38,9 @@ class GroundingBrain(RetrievalBrain):
 
     In training the contrastive batch is global under DDP: frames, images
     and image ids are gathered from all processes (with gradients) before
-    the similarity matrix is computed. Validation keeps the best
+    the similarity matrix is computed. Out of training each process
+    evaluates its share of the set and the statistics and the loss are
+    gathered, so they are those of one process. Validation keeps the best
     checkpoint by mean R@10; :meth:`evaluate_sets` writes recall@k both
     ways per test set to ``results_file``.
 
@@ -70,6 +72,7 @@ class GroundingBrain(RetrievalBrain):
     HPARAMS_NEEDED = ("similarity", "loss")
     HPARAMS_OPTIONAL = {"feature_augment": None}
     MODULES_NEEDED = ("compute_features", "audio_encoder", "image_encoder")
+    SHARDED_EVALUATION = True
 
     def retrieval_similarity(self, audio, audio_lens, image):
         """The training similarity (``similarity``) scores recall too."""

@@ -12,6 +12,11 @@ import torch
 import torch.nn.functional as F
 
 from speechbrain_vgs.brains.base import VGSBrain
+from speechbrain_vgs.distributed import (
+    first_occurrences,
+    gather_object,
+    gather_tensors,
+)
 from speechbrain_vgs.metrics import bow_metrics, keyword_spotting_metrics
 
 # relevance names a test batch may carry, and their results-key suffixes
@@ -51,6 +56,9 @@ class KeywordSpottingBrain(VGSBrain):
     (its image shows it) or ``semantic`` (annotators judged it relevant,
     Kamper et al. 2019). Validation keeps the best checkpoint by
     its loss against the targets (no transcript is needed to select it).
+    Under DDP each process evaluates its share of the set, and the loss,
+    scores and relevance are gathered, so the metrics are those of one
+    process.
     At test time, ``results_file`` gets, per test set, ``p_at_10``,
     ``p_at_n``, ``eer`` and ``ap`` (spoken relevance; the others with the
     suffix ``_visible`` or ``_semantic``), the same for the prior baseline
@@ -87,6 +95,7 @@ class KeywordSpottingBrain(VGSBrain):
         "wav_augment": None,
     }
     MODULES_NEEDED = ("speech_net",)
+    SHARDED_EVALUATION = True
 
     def compute_forward(self, batch, stage):
         """Keyword logits (or scores) of the batch's speech, and the
@@ -105,6 +114,7 @@ class KeywordSpottingBrain(VGSBrain):
         and keywords); scores and relevance kept out of training."""
         logits, tags = predictions
         if stage != sb.Stage.TRAIN:
+            self.ids.extend(batch.id)
             self.scores.append(logits.detach().float().cpu())
             for name in RELEVANCE_SUFFIX:
                 if hasattr(batch, name):
@@ -116,6 +126,7 @@ class KeywordSpottingBrain(VGSBrain):
     def on_stage_start(self, stage, epoch=None):
         """Starts fresh score and relevance lists out of training."""
         self.stage = stage
+        self.ids = []
         self.scores = []
         self.relevance = {name: [] for name in RELEVANCE_SUFFIX}
 
@@ -124,7 +135,7 @@ class KeywordSpottingBrain(VGSBrain):
         time (see the class docstring); none at validation."""
         if self.stage != sb.Stage.TEST:
             return {}
-        scores = torch.cat(self.scores)
+        scores, relevance = self.gather_scores()
         keep = self.hparams.evaluated_keywords
         if keep is not None:
             scores = scores[:, keep]
@@ -135,9 +146,9 @@ class KeywordSpottingBrain(VGSBrain):
             prior = prior.expand_as(scores)
         stats = {}
         for name, suffix in RELEVANCE_SUFFIX.items():
-            if not self.relevance[name]:
+            relevant = relevance[name]
+            if relevant is None:
                 continue
-            relevant = torch.cat(self.relevance[name])
             relevant = relevant[:, keep] if keep is not None else relevant
             metrics = keyword_spotting_metrics(scores, relevant)
             stats["keywords" + suffix] = metrics.pop("keywords")
@@ -157,3 +168,17 @@ class KeywordSpottingBrain(VGSBrain):
                     )
                 )
         return stats
+
+    def gather_scores(self):
+        """The scores ``[utterances, W]`` and the relevance of each kind
+        (``{name: [utterances, W]}``, ``None`` for a kind the batches lack)
+        of the stage: under DDP, those of all processes in rank order, each
+        utterance once (every process must call it)."""
+        ids = [i for part in gather_object(self.ids) for i in part]
+        rows = first_occurrences(ids)
+        scores = torch.cat(gather_tensors(self.scores))
+        relevance = {}
+        for name in RELEVANCE_SUFFIX:
+            parts = gather_tensors(self.relevance[name])
+            relevance[name] = torch.cat(parts)[rows] if parts else None
+        return scores[rows], relevance

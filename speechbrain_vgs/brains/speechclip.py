@@ -13,9 +13,14 @@ import torch
 from speechbrain.utils.distributed import if_main_process
 
 from speechbrain_vgs.brains.base import HparamsError, RetrievalBrain
+from speechbrain_vgs.checkpoints import save_torch
 from speechbrain_vgs.dataio.manifest import write_json
 from speechbrain_vgs.dataio.pipelines import SAMPLE_RATE
-from speechbrain_vgs.distributed import gather_no_grad, gather_with_grad
+from speechbrain_vgs.distributed import (
+    gather_no_grad,
+    gather_object,
+    gather_with_grad,
+)
 from speechbrain_vgs.figures import plot_keyword_attention, plot_layer_weights
 from speechbrain_vgs.lobes.speechclip import ranked_keywords
 from speechbrain_vgs.metrics import KeywordHitStats, zero_shot_recall
@@ -50,12 +55,14 @@ class SpeechCLIPBrain(RetrievalBrain):
     Batches need ``id``, ``sig``, ``image`` (paths), ``image_idx`` and
     ``text`` (the caption, for zero-shot retrieval and keyword hits).
 
-    The contrastive batch is global under DDP. Out of training, every
-    utterance's retrieval embedding is scored against every unique image
-    (speech<->image recall), against the CLIP text embedding of every
-    caption of the set (zero-shot speech<->text recall, a caption of the
-    same image counts as correct) and, for cascaded keywords, against its
-    caption's subwords (keyword hit rate, with the most-frequent-subword
+    The contrastive batch is global under DDP, and each process evaluates
+    its share of a validation or test set, whose statistics, loss, keywords
+    and figure examples are gathered: they are those of one process. Out of
+    training, every utterance's retrieval embedding is scored against every
+    unique image (speech<->image recall), against the CLIP text embedding of
+    every caption of the set (zero-shot speech<->text recall, a caption of
+    the same image counts as correct) and, for cascaded keywords, against
+    its caption's subwords (keyword hit rate, with the most-frequent-subword
     baseline). At test time the keywords of every utterance go to
     ``keywords_<set>.json`` next to ``results_file``, and figures (keyword
     attention, layer weights) to ``figures_folder``.
@@ -71,6 +78,7 @@ class SpeechCLIPBrain(RetrievalBrain):
         "num_figures": 3,
     }
     MODULES_NEEDED = ("model", "loss")
+    SHARDED_EVALUATION = True
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -150,7 +158,7 @@ class SpeechCLIPBrain(RetrievalBrain):
         super().on_stage_start(stage, epoch)
         if stage == sb.Stage.TRAIN:
             return
-        self.utterance_texts = []
+        self.utterance_texts = {}
         self.keyword_stats = None
         if "cascaded" in self.speechclip.branches:
             self.keyword_stats = KeywordHitStats(
@@ -170,7 +178,7 @@ class SpeechCLIPBrain(RetrievalBrain):
         branch = self.hparams.retrieval_branch
         speech = getattr(output, branch)
         self.retrieval_stats.append(batch.id, speech, None, images, image_ids)
-        self.utterance_texts.extend(batch.text)
+        self.utterance_texts.update(zip(batch.id, batch.text))
         if self.keyword_stats is None:
             return
         clip = self.hparams.frozen_clip
@@ -220,9 +228,13 @@ class SpeechCLIPBrain(RetrievalBrain):
 
     def evaluation_stats(self):
         """Retrieval, zero-shot and keyword metrics of the stage."""
-        stats = super().evaluation_stats()
+        stats = super().evaluation_stats()  # gathers the retrieval stats
+        caption = {}
+        for part in gather_object(self.utterance_texts):
+            caption.update(part)
         images = self.retrieval_stats.utterance_images
-        pairs = list(dict.fromkeys(zip(images, self.utterance_texts)))
+        utterance_texts = [caption[i] for i in self.retrieval_stats.ids]
+        pairs = list(dict.fromkeys(zip(images, utterance_texts)))
         texts = self.text_embeddings([text for _, text in pairs])
         speech = torch.stack(self.retrieval_stats.audio).float()
         groups = {image: g for g, image in enumerate(dict.fromkeys(images))}
@@ -246,8 +258,23 @@ class SpeechCLIPBrain(RetrievalBrain):
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """The shared outline; a test also writes keywords and figures."""
         super().on_stage_end(stage, stage_loss, epoch)
-        if stage == sb.Stage.TEST and if_main_process():
-            self.save_keywords_and_figures()
+        if stage == sb.Stage.TEST:
+            self.gather_keywords_and_examples()
+            if if_main_process():
+                self.save_keywords_and_figures()
+
+    def gather_keywords_and_examples(self):
+        """Under DDP, the keywords of all processes' utterances and the
+        first ``num_figures`` examples of the set (every process must
+        call it)."""
+        keywords, examples = {}, {}
+        for part_keywords, part_examples in gather_object(
+            (self.keywords, self.examples)
+        ):
+            keywords.update(part_keywords)
+            examples.update((e["id"], e) for e in part_examples)
+        self.keywords = keywords
+        self.examples = list(examples.values())[: self.hparams.num_figures]
 
     def save_keywords_and_figures(self):
         """Writes the test keywords and the figures of this test set."""
@@ -285,4 +312,4 @@ class SpeechCLIPBrain(RetrievalBrain):
             :class:`speechbrain_vgs.inference.SpeechCLIPInference`).
         """
         if if_main_process():
-            torch.save(self.speechclip.state_dict(), path)
+            save_torch(self.speechclip.state_dict(), path)

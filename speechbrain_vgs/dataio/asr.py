@@ -15,7 +15,13 @@ import os
 import speechbrain as sb
 from speechbrain.dataio.dataset import DynamicItemDataset
 
-from speechbrain_vgs.dataio.manifest import ASR_KEYS, DataError, load_manifest
+from speechbrain_vgs.dataio.manifest import (
+    ASR_KEYS,
+    DataError,
+    check_sets,
+    load_manifest,
+    resolve_paths,
+)
 from speechbrain_vgs.dataio.pipelines import audio_item, sort_by_duration
 
 UNIT_KEYS = {"phones": "phones", "chars": "text"}
@@ -62,15 +68,20 @@ def asr_dataset(manifest, replacements, units, label_encoder):
     Raises
     ------
     DataError
-        Naming the manifest and the entry without its transcript.
+        Naming the manifest and the entry without its transcript or wav
+        (see :func:`~speechbrain_vgs.dataio.manifest.resolve_paths`).
     """
     key = UNIT_KEYS[units]
     manifest = os.fspath(manifest)
-    data = load_manifest(manifest, (*ASR_KEYS, key))
+    data = resolve_paths(
+        load_manifest(manifest, (*ASR_KEYS, key)),
+        manifest,
+        replacements,
+        ("wav",),
+    )
     for utt_id, entry in data.items():
         if not target_tokens(entry[key], units):
             raise DataError(f"{manifest}: entry {utt_id!r} has an empty {key}")
-        entry["wav"] = entry["wav"].format(**replacements)
 
     @sb.utils.data_pipeline.takes(key)
     @sb.utils.data_pipeline.provides("tokens_list", "tokens")
@@ -114,6 +125,13 @@ def asr_datasets(manifests, replacements, units, label_encoder, save_folder):
         ``{set name: DynamicItemDataset}``; train is sorted by ascending
         duration, the others too.
 
+    Raises
+    ------
+    DataError
+        Naming a set whose manifest is missing (see
+        :func:`~speechbrain_vgs.dataio.manifest.check_sets`), or as
+        :func:`asr_dataset`.
+
     Example
     -------
     >>> import numpy as np, soundfile
@@ -133,6 +151,7 @@ def asr_datasets(manifests, replacements, units, label_encoder, save_folder):
     >>> encoder.get_blank_index(), encoder.ind2lab[encoder.encode_label("th")]
     (0, '<unk>')
     """
+    check_sets(manifests)
     datasets = {
         name: asr_dataset(path, replacements, units, label_encoder)
         for name, path in manifests.items()

@@ -20,7 +20,12 @@ import logging
 import os
 import re
 
-from speechbrain_vgs.dataio.manifest import DataError, outputs_ready, where
+from speechbrain_vgs.dataio.manifest import (
+    DataError,
+    outputs_ready,
+    text_lines,
+    where,
+)
 from speechbrain_vgs.dataio.prep_utils import (
     group_by_split,
     image_stem,
@@ -152,13 +157,12 @@ def default_splits_file(data_folder):
 
 
 def read_lines(path):
-    """Yields ``(line number, stripped line)`` for the non-blank lines."""
-    if not os.path.isfile(path):
-        raise DataError(f"{path}: file not found")
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if line.strip():
-                yield number, line.strip()
+    """Yields ``(line number, stripped line)`` for the non-blank lines of a
+    UTF-8 text file (see :func:`~speechbrain_vgs.dataio.manifest.text_lines`).
+    """
+    for number, line in enumerate(text_lines(path), start=1):
+        if line.strip():
+            yield number, line.strip()
 
 
 def read_image_lists(folder):

@@ -62,7 +62,6 @@ Authors
 """
 
 import csv
-import gzip
 import logging
 import os
 import re
@@ -82,6 +81,7 @@ from speechbrain_vgs.dataio.manifest import (
     VGS_KEYS,
     DataError,
     load_manifest,
+    text_lines,
     where,
 )
 from speechbrain_vgs.tagging import image_targets
@@ -121,8 +121,9 @@ def read_text_lines(path):
     Raises
     ------
     DataError
-        If neither file exists, a gzip file is corrupt, or a line is not
-        UTF-8 (naming the line).
+        If neither file exists, a gzip file is corrupt, or the text is not
+        UTF-8 (naming the line and byte offset; see
+        :func:`~speechbrain_vgs.dataio.manifest.read_text`).
 
     Example
     -------
@@ -139,23 +140,7 @@ def read_text_lines(path):
     found = next((p for p in (path, other) if os.path.isfile(p)), None)
     if found is None:
         raise DataError(f"{path}: file not found (nor {other})")
-    opener = gzip.open if found.endswith(".gz") else open
-    lines = []
-    try:
-        with opener(found, "rb") as f:
-            for number, raw in enumerate(f, start=1):
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError as e:
-                    raise DataError(
-                        f"{where(found, number)}: not UTF-8 text ({e.reason})"
-                    ) from None
-                if number == 1:
-                    line = line.lstrip("\ufeff")
-                lines.append(line.rstrip("\r\n"))
-    except (OSError, EOFError) as e:
-        raise DataError(f"{found}: cannot read: {e}") from None
-    return found, lines
+    return found, text_lines(found)
 
 
 def photo_id(image_id):

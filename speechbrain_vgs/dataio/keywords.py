@@ -19,7 +19,6 @@ Authors
  * speechbrain-vgs developers 2026
 """
 
-import json
 import os
 import re
 from collections import Counter
@@ -28,7 +27,7 @@ import torch
 from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.utils.data_pipeline import provides, takes
 
-from speechbrain_vgs.dataio.manifest import DataError
+from speechbrain_vgs.dataio.manifest import DataError, read_json, resolve_paths
 from speechbrain_vgs.dataio.pipelines import (
     SAMPLE_RATE,
     audio_item,
@@ -204,10 +203,9 @@ class Lexicon:
         """Reads ``lexicon.json``, with a clear error if it is not one."""
         path = os.fspath(path)
         try:
-            with open(path, encoding="utf-8") as f:
-                entries = json.load(f)
-        except (OSError, json.JSONDecodeError) as e:
-            raise DataError(f"{path}: cannot read the lexicon: {e}") from None
+            entries = read_json(path)
+        except DataError as e:
+            raise DataError(f"cannot read the lexicon: {e}") from None
         if not isinstance(entries, dict) or not all(
             isinstance(v, dict) for v in entries.values()
         ):
@@ -299,6 +297,13 @@ def keyword_dataset(
         Output keys ``id``, ``sig``, ``tags`` (if ``tags``) and the
         relevance names.
 
+    Raises
+    ------
+    DataError
+        Naming the entry with an unknown placeholder or a missing wav (see
+        :func:`~speechbrain_vgs.dataio.manifest.resolve_paths`), or without
+        tags.
+
     Example
     -------
     >>> import numpy as np, soundfile
@@ -314,10 +319,11 @@ def keyword_dataset(
     (tensor([0.9000, 0.1000]), tensor([False,  True]))
     """
     index = {k: i for i, k in enumerate(keywords)}
+    wavs = resolve_paths(entries, "keyword dataset", replacements, ("wav",))
     data = {}
     for utt_id, entry in entries.items():
         item = {
-            "wav": entry["wav"].format(**replacements),
+            "wav": wavs[utt_id]["wav"],
             "duration": entry["duration"],
             "image_id": entry.get("image_id", utt_id),
         }

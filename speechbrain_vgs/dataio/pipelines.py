@@ -7,12 +7,23 @@ SpeechBrain ``DynamicItemDataset`` with the items ``sig`` (waveform),
 distinct ``image_id``, so that losses can tell which captions share an
 image).
 
+Every bad input gives a :class:`~speechbrain_vgs.dataio.manifest.DataError`
+naming the file (and the manifest entry): when the dataset is built (the
+manifest's format, placeholders and files, see
+:mod:`speechbrain_vgs.dataio.manifest`), or when an item is read (an
+unreadable, empty or non-finite wav, a wav whose duration is far from the
+manifest's, an unreadable image). Inputs that are converted instead (other
+sample rates, several channels, images that are not RGB) are logged once
+per process and kind of conversion (:func:`warn_once`).
+
 Authors
  * speechbrain-vgs developers 2026
 """
 
+import logging
 import os
 
+import numpy as np
 import soundfile
 import torch
 import torchaudio
@@ -24,20 +35,44 @@ from torchvision import transforms
 from speechbrain_vgs.dataio.manifest import (
     VGS_KEYS,
     DataError,
-    check_manifest,
+    check_sets,
     load_manifest,
+    resolve_paths,
 )
+from speechbrain_vgs.randomness import ItemRandomness
+
+logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000  # every model and corpus of the project reads 16 kHz
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# a wav is wrong if its duration is off the manifest's by more than both
+DURATION_TOLERANCE_S = 0.5
+DURATION_TOLERANCE = 0.1  # share of the manifest's duration
+WARNED = set()  # the kinds of conversion this process has logged
+
+
+def warn_once(kind, message, *args):
+    """Logs a warning the first time this process meets ``kind``.
+
+    Example
+    -------
+    >>> warn_once("doctest", "%s: converted", "a.wav")
+    >>> "doctest" in WARNED
+    True
+    """
+    if kind not in WARNED:
+        WARNED.add(kind)
+        logger.warning(message, *args)
 
 
 def read_wav(path, sample_rate=SAMPLE_RATE):
     """Reads a wav file as a mono float tensor at ``sample_rate``.
 
     Multi-channel audio is averaged to mono; other sample rates are
-    resampled. Unreadable files raise :class:`DataError` naming the file.
+    resampled; the first file of each kind is logged (:func:`warn_once`).
+    Unreadable files, files without samples and files with NaN or infinite
+    samples raise :class:`DataError` naming the file.
 
     Arguments
     ---------
@@ -63,8 +98,32 @@ def read_wav(path, sample_rate=SAMPLE_RATE):
         data, rate = soundfile.read(path, dtype="float32", always_2d=True)
     except Exception as e:
         raise DataError(f"{path}: cannot read audio: {e}") from None
+    if data.shape[0] == 0:
+        raise DataError(f"{path}: has no samples (an empty audio file)")
+    bad = np.flatnonzero(~np.isfinite(data).all(axis=1))
+    if bad.size:
+        raise DataError(
+            f"{path}: {bad.size} NaN or infinite samples, the first at "
+            f"{bad[0] / rate:.3f} s"
+        )
+    if data.shape[1] > 1:
+        warn_once(
+            "channels",
+            "%s has %d channels: averaged to mono (logged once: later "
+            "multi-channel files are averaged too)",
+            path,
+            data.shape[1],
+        )
     wav = torch.from_numpy(data.mean(axis=1))
     if rate != sample_rate:
+        warn_once(
+            "sample rate",
+            "%s is at %d Hz: resampled to %d Hz (logged once: later files "
+            "at other rates are resampled too)",
+            path,
+            rate,
+            sample_rate,
+        )
         wav = torchaudio.functional.resample(wav, rate, sample_rate)
     return wav
 
@@ -87,8 +146,16 @@ def random_crop(wav, max_samples, generator=None):
     return wav[start : start + max_samples]
 
 
-def audio_item(sample_rate=SAMPLE_RATE, max_audio_seconds=None):
+def audio_item(
+    sample_rate=SAMPLE_RATE, max_audio_seconds=None, randomness=None
+):
     """The dynamic item ``wav`` (path) -> ``sig`` (waveform) of a dataset.
+
+    It takes the entry's ``id`` and ``duration`` too: a file whose whole
+    duration (before any crop) is off the manifest's by more than
+    ``DURATION_TOLERANCE_S`` seconds and more than ``DURATION_TOLERANCE``
+    of it raises :class:`DataError` naming the file, the entry and both
+    durations.
 
     Arguments
     ---------
@@ -96,30 +163,47 @@ def audio_item(sample_rate=SAMPLE_RATE, max_audio_seconds=None):
         Audio is read (and resampled if needed) at this rate.
     max_audio_seconds : float, optional
         Randomly crop longer audio to this length (``None``: whole).
+    randomness : speechbrain_vgs.randomness.ItemRandomness, optional
+        Where the crops draw from (by utterance id and epoch, so that a
+        resumed run crops as the uninterrupted one); ``None``: torch's
+        global generator.
 
     Returns
     -------
     callable
-        A SpeechBrain dynamic item (``takes("wav")``, ``provides("sig")``).
+        A SpeechBrain dynamic item (``takes("id", "wav", "duration")``,
+        ``provides("sig")``).
 
     Example
     -------
-    >>> import numpy as np
     >>> path = str(getfixture("tmpdir") / "a.wav")
     >>> soundfile.write(path, np.zeros(3200), 16000)
-    >>> audio_item(max_audio_seconds=0.1)(path).shape
+    >>> audio_item(max_audio_seconds=0.1)("u", path, 0.2).shape
     torch.Size([1600])
+    >>> audio_item()("u", path, 2.0)
+    Traceback (most recent call last):
+     ...
+    speechbrain_vgs.dataio.manifest.DataError: .../a.wav: lasts 0.20 s, but
+    its manifest entry 'u' says 2.00 s
     """
     max_samples = None
     if max_audio_seconds is not None:
         max_samples = int(round(max_audio_seconds * sample_rate))
 
-    @takes("wav")
+    @takes("id", "wav", "duration")
     @provides("sig")
-    def audio_pipeline(wav):
+    def audio_pipeline(utt_id, wav, duration):
         sig = read_wav(wav, sample_rate)
+        seconds = sig.shape[0] / sample_rate
+        gap = abs(seconds - duration)
+        if gap > DURATION_TOLERANCE_S and gap > DURATION_TOLERANCE * duration:
+            raise DataError(
+                f"{wav}: lasts {seconds:.2f} s, but its manifest entry "
+                f"{utt_id!r} says {duration:.2f} s"
+            )
         if max_samples is not None:
-            sig = random_crop(sig, max_samples)
+            generator = randomness and randomness.generator(utt_id)
+            sig = random_crop(sig, max_samples, generator)
         return sig
 
     return audio_pipeline
@@ -173,18 +257,39 @@ def image_transform(size=224, resize=None, train_crop=False, crop_scale=None):
 def read_image(path, transform):
     """Opens an image as RGB and applies ``transform``.
 
+    Images that are not RGB are converted, the first of each mode logged
+    (:func:`warn_once`): grey levels are repeated in the three channels,
+    16-bit grey (modes ``I;16`` and ``I``) is scaled to 8 bits (values
+    divided by 257), palette images take their palette colours, and alpha
+    is dropped. Unreadable files raise :class:`DataError` naming the file.
+
     Example
     -------
     >>> path = str(getfixture("tmpdir") / "x.png")
     >>> Image.new("RGB", (10, 10)).save(path)
     >>> read_image(path, image_transform(8)).shape
     torch.Size([3, 8, 8])
+    >>> Image.new("L", (10, 12)).save(path)
+    >>> read_image(path, transforms.ToTensor()).shape
+    torch.Size([3, 12, 10])
     """
     try:
         with Image.open(path) as img:
-            return transform(img.convert("RGB"))
-    except (OSError, ValueError) as e:
+            mode = img.mode
+            if mode.startswith("I"):
+                grey = np.asarray(img, dtype=np.int64) // 257
+                img = Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8))
+            rgb = img.convert("RGB")
+    except Exception as e:
         raise DataError(f"{path}: cannot read image: {e}") from None
+    if mode != "RGB":
+        warn_once(
+            f"image mode {mode}",
+            "%s has image mode %s: converted to RGB (logged once per mode)",
+            path,
+            mode,
+        )
+    return transform(rgb)
 
 
 def image_index(manifest):
@@ -235,6 +340,14 @@ def vgs_dataset(
         Output keys ``id``, ``sig`` (waveform), ``img`` (image tensor) or
         ``image`` (its path), ``image_idx``, and ``text`` if asked.
 
+    Raises
+    ------
+    DataError
+        Naming the manifest (and the entry) when it is not a valid
+        manifest (:func:`~speechbrain_vgs.dataio.manifest.check_manifest`),
+        has an unknown placeholder or names a missing file
+        (:func:`~speechbrain_vgs.dataio.manifest.resolve_paths`).
+
     Example
     -------
     >>> import numpy as np
@@ -251,15 +364,21 @@ def vgs_dataset(
     >>> item["sig"].shape, item["img"].shape, item["image_idx"]
     (torch.Size([1600]), torch.Size([3, 16, 16]), 0)
     """
-    dataset = DynamicItemDataset.from_json(manifest_path, replacements)
+    manifest_path = os.fspath(manifest_path)
     required = (*VGS_KEYS, "text") if text else VGS_KEYS
-    check_manifest(dataset.data, manifest_path, required)
-    index = image_index(dataset.data)
+    data = resolve_paths(
+        load_manifest(manifest_path, required), manifest_path, replacements
+    )
+    dataset = DynamicItemDataset(data)
+    dataset.randomness = ItemRandomness()
+    index = image_index(data)
 
-    @takes("image", "image_id")
+    @takes("id", "image", "image_id")
     @provides("img", "image_idx")
-    def image_pipeline(image, image_id):
-        yield read_image(image, transform)
+    def image_pipeline(utt_id, image, image_id):
+        with dataset.randomness.seeded(utt_id):  # random crops
+            img = read_image(image, transform)
+        yield img
         yield index[image_id]
 
     @takes("image_id")
@@ -267,7 +386,9 @@ def vgs_dataset(
     def image_index_pipeline(image_id):
         return index[image_id]
 
-    dataset.add_dynamic_item(audio_item(sample_rate, max_audio_seconds))
+    dataset.add_dynamic_item(
+        audio_item(sample_rate, max_audio_seconds, dataset.randomness)
+    )
     keys = ["id", "sig", "img", "image_idx"]
     if transform is None:
         dataset.add_dynamic_item(image_index_pipeline)
@@ -294,6 +415,7 @@ def sort_by_duration(dataset, sorting):
     Returns
     -------
     DynamicItemDataset
+        Keeping ``dataset``'s ``randomness``, if any.
 
     Example
     -------
@@ -308,9 +430,12 @@ def sort_by_duration(dataset, sorting):
         raise ValueError(
             f"sorting must be ascending, descending or random, not {sorting!r}"
         )
-    return dataset.filtered_sorted(
+    randomness = getattr(dataset, "randomness", None)
+    dataset = dataset.filtered_sorted(
         sort_key="duration", reverse=sorting == "descending"
     )
+    dataset.randomness = randomness
+    return dataset
 
 
 def vgs_datasets(
@@ -359,7 +484,15 @@ def vgs_datasets(
     -------
     dict
         ``{set name: DynamicItemDataset}``.
+
+    Raises
+    ------
+    DataError
+        Naming a set whose manifest is missing (see
+        :func:`~speechbrain_vgs.dataio.manifest.check_sets`), or as
+        :func:`vgs_dataset`.
     """
+    check_sets(manifests)
     datasets = {}
     for name, path in manifests.items():
         train = name == "train"
@@ -407,12 +540,13 @@ def speech_dataset(manifests, replacements, max_audio_seconds=None):
     Raises
     ------
     DataError
-        Naming the manifest of an entry without ``wav``/``duration``, or
-        the two manifests that share an utterance id.
+        Naming the manifest of an entry without ``wav``/``duration`` or
+        with a missing wav (see
+        :func:`~speechbrain_vgs.dataio.manifest.resolve_paths`), or the two
+        manifests that share an utterance id.
 
     Example
     -------
-    >>> import numpy as np, soundfile
     >>> from speechbrain_vgs.dataio.manifest import write_json
     >>> tmp = getfixture("tmpdir")
     >>> soundfile.write(str(tmp / "u.wav"), np.zeros(3200), 16000)
@@ -428,18 +562,20 @@ def speech_dataset(manifests, replacements, max_audio_seconds=None):
     data, sources = {}, {}
     for path in manifests:
         path = os.fspath(path)
-        for utt_id, entry in load_manifest(path, ("wav", "duration")).items():
+        manifest = load_manifest(path, ("wav", "duration"))
+        entries = resolve_paths(manifest, path, replacements, ("wav",))
+        for utt_id, entry in entries.items():
             if utt_id in data:
                 raise DataError(
                     f"{path}: utterance {utt_id!r} is also in {sources[utt_id]}"
                 )
-            data[utt_id] = {
-                "wav": entry["wav"].format(**replacements),
-                "duration": entry["duration"],
-            }
+            data[utt_id] = {"wav": entry["wav"], "duration": entry["duration"]}
             sources[utt_id] = path
-    return DynamicItemDataset(
+    randomness = ItemRandomness()
+    dataset = DynamicItemDataset(
         data,
-        dynamic_items=[audio_item(SAMPLE_RATE, max_audio_seconds)],
+        dynamic_items=[audio_item(SAMPLE_RATE, max_audio_seconds, randomness)],
         output_keys=["id", "sig"],
     )
+    dataset.randomness = randomness
+    return dataset

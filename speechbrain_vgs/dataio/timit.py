@@ -66,6 +66,7 @@ import soundfile
 from speechbrain_vgs.dataio.manifest import (
     DataError,
     outputs_ready,
+    text_lines,
     where,
     write_json,
 )
@@ -568,13 +569,9 @@ def read_speaker(data_folder, speaker, phone_set):
 
 
 def read_lines(path):
-    """Yields ``(line number, fields)`` for the non-blank lines."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not a UTF-8 text file ({e})") from None
-    for number, line in enumerate(lines, start=1):
+    """Yields ``(line number, fields)`` for the non-blank lines of a UTF-8
+    text file (see :func:`~speechbrain_vgs.dataio.manifest.text_lines`)."""
+    for number, line in enumerate(text_lines(path), start=1):
         if line.strip():
             yield number, line.split()
 

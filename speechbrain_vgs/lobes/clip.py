@@ -382,16 +382,15 @@ class FrozenCLIP(nn.Module):
         missing = {
             key: path for key, path in zip(keys, paths) if key not in found
         }
-        if missing:
-            device = self.device
-            images = torch.stack(
-                [self.preprocess(load_image(p)) for p in missing.values()]
-            ).to(device)
+        device = self.device
+        for key, path in missing.items():
+            # one image at a time: an embedding does not depend on which
+            # other images were missing (batched matmuls round differently),
+            # so a resumed run reads what the uninterrupted run computed
+            image = self.preprocess(load_image(path)).unsqueeze(0).to(device)
             with torch.autocast(device.type, enabled=False):
-                embeddings = self.encode_image(images).float().cpu()
-            for key, embedding in zip(missing, embeddings):
-                found[key] = embedding.clone()
-                self.image_cache.put(key, found[key])
+                found[key] = self.encode_image(image).float().cpu()[0]
+            self.image_cache.put(key, found[key])
         embeddings = torch.stack([found[key] for key in keys])
         return embeddings.to(self.device)
 

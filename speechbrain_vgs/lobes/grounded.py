@@ -41,6 +41,7 @@ import os
 import torch
 from torch import nn
 
+from speechbrain_vgs.checkpoints import replaced_folder
 from speechbrain_vgs.lobes.audio import DAVEnet, ResDAVEnet
 from speechbrain_vgs.lobes.features import LogMel
 from speechbrain_vgs.lobes.frozen import exclude_from_state_dict
@@ -88,10 +89,8 @@ def export_speech_encoder(folder, encoder, compute_features=None, info=None):
     ['encoder.ckpt', 'encoder.json']
     """
     folder = os.fspath(folder)
-    os.makedirs(folder, exist_ok=True)
     description = {"info": info or {}}
     if isinstance(encoder, SSLUpstream):
-        export_hubert(encoder, os.path.join(folder, UPSTREAM_FOLDER))
         description["encoder"] = {
             "class": "SSLUpstream",
             "config": {"layernorm": encoder.layernorm},
@@ -116,10 +115,13 @@ def export_speech_encoder(folder, encoder, compute_features=None, info=None):
             "encoder": encoder.state_dict(),
             "features": compute_features.state_dict(),
         }
-    torch.save(weights, os.path.join(folder, WEIGHTS_FILE))
-    with open(os.path.join(folder, ENCODER_FILE), "w", encoding="utf-8") as f:
-        json.dump(description, f, indent=2, sort_keys=True)
-        f.write("\n")
+    with replaced_folder(folder) as tmp:  # a kill keeps the old export
+        if isinstance(encoder, SSLUpstream):
+            export_hubert(encoder, os.path.join(tmp, UPSTREAM_FOLDER))
+        torch.save(weights, os.path.join(tmp, WEIGHTS_FILE))
+        with open(os.path.join(tmp, ENCODER_FILE), "w", encoding="utf-8") as f:
+            json.dump(description, f, indent=2, sort_keys=True)
+            f.write("\n")
     return folder
 
 
@@ -156,7 +158,8 @@ def load_speech_encoder(folder, freeze=True):
     path = os.path.join(folder, ENCODER_FILE)
     with open(path, encoding="utf-8") as f:
         description = json.load(f)
-    weights = torch.load(os.path.join(folder, WEIGHTS_FILE), map_location="cpu")
+    weights_file = os.path.join(folder, WEIGHTS_FILE)
+    weights = torch.load(weights_file, map_location="cpu", weights_only=True)
     spec = description["encoder"]
     if spec["class"] == "SSLUpstream":
         encoder = SSLUpstream(

@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from speechbrain.integrations.huggingface.wav2vec2 import Wav2Vec2
 from torch import nn
 
+from speechbrain_vgs.checkpoints import replaced_folder
 from speechbrain_vgs.lobes.frozen import exclude_from_state_dict
 from speechbrain_vgs.lobes.masking import length_mask, span_mask
 
@@ -475,6 +476,7 @@ def export_hubert(upstream, folder):
     True
     """
     folder = os.fspath(folder)
-    upstream.ssl.model.save_pretrained(folder)
-    upstream.ssl.feature_extractor.save_pretrained(folder)
+    with replaced_folder(folder) as tmp:  # a kill keeps the old export
+        upstream.ssl.model.save_pretrained(tmp)
+        upstream.ssl.feature_extractor.save_pretrained(tmp)
     return folder

@@ -19,13 +19,13 @@ Authors
  * speechbrain-vgs developers 2026
 """
 
-import json
 import os
 
 import open_clip
 import torch
 from transformers import HubertConfig, HubertModel, Wav2Vec2FeatureExtractor
 
+from speechbrain_vgs.checkpoints import save_torch
 from speechbrain_vgs.dataio.manifest import outputs_ready, write_json
 
 HUBERT_FILES = ("config.json", "model.safetensors", "preprocessor_config.json")
@@ -320,8 +320,7 @@ def export_open_clip(model, model_config, folder, name):
     folder = os.fspath(folder)
     os.makedirs(folder, exist_ok=True)
     config = os.path.join(folder, f"{name}.json")
-    with open(config, "w", encoding="utf-8") as f:
-        json.dump(model_config, f, indent=2)
+    write_json(config, model_config)
     checkpoint = os.path.join(folder, f"{name}.pt")
-    torch.save(state, checkpoint)
+    save_torch(state, checkpoint)
     return checkpoint, config

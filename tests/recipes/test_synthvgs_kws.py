@@ -15,7 +15,6 @@ from recipe_runner import ROOT, run_recipe
 from speechbrain_vgs.dataio.keywords import Lexicon
 from speechbrain_vgs.dataio.manifest import load_manifest
 from speechbrain_vgs.inference import KeywordSpotter
-from speechbrain_vgs.lobes.tiny_models import save_tiny_clip, save_tiny_hubert
 from speechbrain_vgs.metrics import keyword_spotting_metrics
 
 SCRIPT = "recipes/SynthVGS/KWS/train.py"
@@ -27,22 +26,6 @@ TINY = [
     "--test_sets=[test_A]",
 ]
 METRICS = ("p_at_10", "p_at_n", "eer", "ap")
-
-
-@pytest.fixture(scope="module")
-def sources(tmp_path_factory):
-    """A tiny random CLIP and a 50 Hz tiny HuBERT."""
-    clip = tmp_path_factory.mktemp("clip")
-    save_tiny_clip(clip, name="tiny-clip")
-    hubert = save_tiny_hubert(
-        tmp_path_factory.mktemp("hubert"),
-        conv_kernel=(400, 2),
-        conv_stride=(160, 2),
-    )
-    return {
-        "clip": [f"--clip_folder={clip}", "--clip_name=tiny-clip"],
-        "hubert": [f"--hubert_source={hubert}"],
-    }
 
 
 def check_kws_results(results, prior=True, bow=True):
@@ -63,41 +46,41 @@ def check_kws_results(results, prior=True, bow=True):
     "yaml",
     ["monolingual_en", "crosslingual_de", "topline_sw", "zero_shot_sw"],
 )
-def test_kws_recipe_debug(yaml, synthvgs_tiny, sources, tmp_path):
+def test_kws_recipe_debug(yaml, synthvgs_tiny, tiny_sources, tmp_path):
     results = run_recipe(
         SCRIPT,
         HPARAMS.format(yaml),
         tmp_path,
         f"--data_folder={synthvgs_tiny}",
-        *([] if yaml == "topline_sw" else sources["clip"]),
+        *([] if yaml == "topline_sw" else tiny_sources["clip"]),
         *TINY,
     )
     check_kws_results(results)
     assert (tmp_path / "speech_net.ckpt").is_file()
 
 
-def test_hubert_kws_recipe_debug(synthvgs_tiny, sources, tmp_path):
+def test_hubert_kws_recipe_debug(synthvgs_tiny, tiny_sources, tmp_path):
     results = run_recipe(
         SCRIPT,
         HPARAMS.format("hubert_sw"),
         tmp_path,
         f"--data_folder={synthvgs_tiny}",
-        *sources["clip"],
-        *sources["hubert"],
+        *tiny_sources["clip"],
+        *tiny_sources["hubert"],
         *TINY,
     )
     check_kws_results(results)
 
 
-def test_speechclip_as_keyword_spotter(synthvgs_tiny, sources, tmp_path):
+def test_speechclip_as_keyword_spotter(synthvgs_tiny, tiny_sources, tmp_path):
     speechclip = tmp_path / "speechclip_sw"
     run_recipe(
         "recipes/SynthVGS/SpeechCLIP/train.py",
         "recipes/SynthVGS/SpeechCLIP/hparams/parallel.yaml",
         speechclip,
         f"--data_folder={synthvgs_tiny}",
-        *sources["clip"],
-        *sources["hubert"],
+        *tiny_sources["clip"],
+        *tiny_sources["hubert"],
         "--synthvgs_size=tiny",
         "--lang=sw",
         "--batch_size=4",
@@ -117,7 +100,7 @@ def test_speechclip_as_keyword_spotter(synthvgs_tiny, sources, tmp_path):
 
 
 def test_trained_spotter_through_inference_and_command(
-    synthvgs_tiny, sources, tmp_path
+    synthvgs_tiny, tiny_sources, tmp_path
 ):
     output = tmp_path / "out"
     results = run_recipe(
@@ -125,7 +108,7 @@ def test_trained_spotter_through_inference_and_command(
         HPARAMS.format("crosslingual_sw"),
         output,
         f"--data_folder={synthvgs_tiny}",
-        *sources["clip"],
+        *tiny_sources["clip"],
         *TINY,
         "--number_of_epochs=1",
         "--batch_size=4",

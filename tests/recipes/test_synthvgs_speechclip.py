@@ -15,7 +15,6 @@ from recipe_runner import check_speechclip_results, run_recipe
 from speechbrain_vgs.brains import BEST_KEY
 from speechbrain_vgs.inference import SpeechCLIPInference
 from speechbrain_vgs.lobes.grounded import GroundedFeatures
-from speechbrain_vgs.lobes.tiny_models import save_tiny_clip, save_tiny_hubert
 
 SCRIPT = "recipes/SynthVGS/SpeechCLIP/train.py"
 HPARAMS = "recipes/SynthVGS/SpeechCLIP/hparams/{}.yaml"
@@ -27,34 +26,17 @@ TINY = [
 ]
 
 
-@pytest.fixture(scope="module")
-def clip_overrides(tmp_path_factory):
-    """A tiny random CLIP and HuBERT instead of the exports of the CLIP and
-    HuBERT recipes."""
-    folder = tmp_path_factory.mktemp("clip")
-    save_tiny_clip(folder, name="tiny-clip")
-    hubert = save_tiny_hubert(  # HuBERT's 50 Hz, as the HuBERT recipe's
-        tmp_path_factory.mktemp("hubert"),
-        conv_kernel=(400, 2),
-        conv_stride=(160, 2),
-    )
-    return [
-        f"--clip_folder={folder}",
-        "--clip_name=tiny-clip",
-        f"--hubert_source={hubert}",
-    ]
-
-
 @pytest.mark.parametrize("variant", ["parallel", "hybrid"])
 def test_speechclip_recipe_debug(
-    variant, synthvgs_tiny, clip_overrides, tmp_path
+    variant, synthvgs_tiny, tiny_sources, tmp_path
 ):
     results = run_recipe(
         SCRIPT,
         HPARAMS.format(variant),
         tmp_path,
         f"--data_folder={synthvgs_tiny}",
-        *clip_overrides,
+        *tiny_sources["clip"],
+        *tiny_sources["hubert"],
         *TINY,
     )
     check_speechclip_results(results, {"test_A"}, variant == "hybrid")
@@ -62,7 +44,7 @@ def test_speechclip_recipe_debug(
 
 
 def test_cascaded_checkpoint_through_inference(
-    synthvgs_tiny, clip_overrides, tmp_path
+    synthvgs_tiny, tiny_sources, tmp_path
 ):
     output = tmp_path / "out"
     results = run_recipe(
@@ -70,7 +52,8 @@ def test_cascaded_checkpoint_through_inference(
         HPARAMS.format("cascaded"),
         output,
         f"--data_folder={synthvgs_tiny}",
-        *clip_overrides,
+        *tiny_sources["clip"],
+        *tiny_sources["hubert"],
         *TINY,
         "--number_of_epochs=1",
         debug=False,
