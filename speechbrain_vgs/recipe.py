@@ -657,6 +657,7 @@ def synthvgs_keyword_datasets(hparams, device="cpu"):
             tags,
             {},
             hparams["sorting"] if name == "train" else "ascending",
+            source=manifests[name],
         )
     for name in hparams["test_sets"]:
         relevance = {
@@ -666,7 +667,12 @@ def synthvgs_keyword_datasets(hparams, device="cpu"):
             ),
         }
         datasets[name] = keyword_dataset(
-            entries[name], replacements, keywords, None, relevance
+            entries[name],
+            replacements,
+            keywords,
+            None,
+            relevance,
+            source=manifests[name],
         )
     prior = None
     if tags is not None:

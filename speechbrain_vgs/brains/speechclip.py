@@ -89,6 +89,12 @@ class SpeechCLIPBrain(RetrievalBrain):
                 f"the branches {self.speechclip.branches}"
             )
         self.text_cache = {}
+        upstream = self.speechclip.upstream
+        embed = getattr(upstream.ssl.model, "masked_spec_embed", None)
+        if embed is not None and upstream.mask_prob == 0:
+            # never used without masking: a trainable parameter without a
+            # gradient would make DDP wait for it (find_unused_parameters)
+            embed.requires_grad_(False)
 
     @property
     def speechclip(self):

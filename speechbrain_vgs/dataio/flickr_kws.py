@@ -1083,12 +1083,18 @@ def flickr8k_keyword_datasets(hparams, manifests, replacements, device="cpu"):
             tags,
             {},
             hparams["sorting"] if name == "train" else "ascending",
+            source=manifests[name],
         )
         for name in ("train", "valid")
     }
     for name, (test, relevance) in tests.items():
         datasets[name] = keyword_dataset(
-            test, replacements, keywords, None, relevance
+            test,
+            replacements,
+            keywords,
+            None,
+            relevance,
+            source=manifests["test"],
         )
     prior = torch.stack(
         [tags[_unescape(e["image_id"])] for e in entries["train"].values()]

@@ -269,7 +269,13 @@ class Lexicon:
 
 
 def keyword_dataset(
-    entries, replacements, keywords, tags, relevance, sorting="ascending"
+    entries,
+    replacements,
+    keywords,
+    tags,
+    relevance,
+    sorting="ascending",
+    source="keyword dataset",
 ):
     """Utterances with soft keyword targets and relevance vectors.
 
@@ -290,6 +296,8 @@ def keyword_dataset(
         ``[W]`` output key.
     sorting : str
         ``"ascending"``, ``"descending"`` or ``"random"``.
+    source : str
+        The manifest the entries come from (named in error messages).
 
     Returns
     -------
@@ -319,7 +327,7 @@ def keyword_dataset(
     (tensor([0.9000, 0.1000]), tensor([False,  True]))
     """
     index = {k: i for i, k in enumerate(keywords)}
-    wavs = resolve_paths(entries, "keyword dataset", replacements, ("wav",))
+    wavs = resolve_paths(entries, source, replacements, ("wav",))
     data = {}
     for utt_id, entry in entries.items():
         item = {
@@ -331,7 +339,7 @@ def keyword_dataset(
             key = utt_id if utt_id in tags else item["image_id"]
             if key not in tags:
                 raise DataError(
-                    f"utterance {utt_id!r}: no tags for its image "
+                    f"{source}: utterance {utt_id!r}: no tags for its image "
                     f"{item['image_id']!r}"
                 )
             item["tag_key"] = key

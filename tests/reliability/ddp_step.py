@@ -18,8 +18,7 @@ Randomness that cannot match between runs is off: dropout (the tiny
 HuBERT is saved without it, the heads get 0), ResDAVEnet's temporal
 jitter (0 by default), SpecAugment-like feature masking and speed
 perturbation (not configured), and random crops of images and audio (the
-datasets are built without them). The SpeechCLIP Brains run with
-``find_unused_parameters`` (HuBERT's mask embedding gets no gradient).
+datasets are built without them).
 
 Authors
  * speechbrain-vgs developers 2026
@@ -135,9 +134,7 @@ def speechclip_brain(folder, run_opts, models, variant, vocabulary_texts):
             "train_logger": Recorder(),
             "results_file": os.path.join(folder, "results.json"),
         },
-        # HuBERT's mask embedding gets no gradient (no masking), see the
-        # SpeechCLIP READMEs
-        run_opts={**run_opts, "find_unused_parameters": True},
+        run_opts=run_opts,
     )
 
 

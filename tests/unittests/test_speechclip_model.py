@@ -144,7 +144,12 @@ def test_brain_scales_the_fine_tuned_upstream_learning_rate(sources, tmp_path):
     head_group, upstream_group = brain.optimizer.param_groups
     assert head_group["lr"] == pytest.approx(1e-3)
     assert upstream_group["lr"] == pytest.approx(1e-4)
-    ssl = {id(p) for p in model.upstream.ssl.parameters()}
+    # all of the upstream but its mask embedding (unused without masking,
+    # it would leave DDP waiting for its gradient)
+    mask_embedding = model.upstream.ssl.model.masked_spec_embed
+    assert not mask_embedding.requires_grad
+    ssl = {id(p) for p in model.upstream.ssl.parameters() if p.requires_grad}
+    assert id(mask_embedding) not in ssl
     assert {id(p) for p in upstream_group["params"]} == ssl
     assert id(model.upstream.weights) in {id(p) for p in head_group["params"]}
     # Adam's first step moves each weight by about its learning rate
