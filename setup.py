@@ -31,6 +31,9 @@ setup(
         "console_scripts": ["speechbrain-vgs = speechbrain_vgs.cli:main"],
     },
     extras_require={
-        "dev": ["pytest", "ruff", "scikit-learn"],
+        # the web demo (python -m speechbrain_vgs.app MODEL_FOLDER)
+        "app": ["gradio"],
+        # the tests drive Debian's chromium (make test installs it)
+        "dev": ["pytest", "ruff", "scikit-learn", "gradio", "playwright"],
     },
 )

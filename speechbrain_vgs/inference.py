@@ -1,6 +1,8 @@
 """Inference with trained models, SpeechBrain ``Pretrained`` style:
-:class:`SpeechCLIPInference` (SpeechCLIP) and :class:`KeywordSpotter`
-(keyword spotting recipes).
+:class:`SpeechCLIPInference` (SpeechCLIP), :class:`GroundingInference`
+(DAVEnet, ResDAVEnet) and :class:`KeywordSpotter` (keyword spotting
+recipes); :func:`load_inference` picks the class a recipe's output folder
+needs.
 
 A SpeechCLIP recipe's output folder holds the experiment's
 ``hyperparams.yaml`` (with a ``pretrainer`` that loads the model) and the
@@ -30,15 +32,23 @@ Authors
 """
 
 import os
+import re
+import tempfile
 
 import torch
 from PIL import Image
 from speechbrain.inference.interfaces import Pretrained
 from speechbrain.utils.data_utils import batch_pad_right
 
-from speechbrain_vgs.dataio.pipelines import SAMPLE_RATE, read_wav
+from speechbrain_vgs.dataio.pipelines import (
+    SAMPLE_RATE,
+    image_transform,
+    read_image,
+    read_wav,
+)
 from speechbrain_vgs.lobes.clip import load_image
 from speechbrain_vgs.lobes.speechclip import ranked_keywords
+from speechbrain_vgs.similarity import matchmap
 
 
 class SpeechPretrained(Pretrained):
@@ -80,6 +90,24 @@ class SpeechPretrained(Pretrained):
         if wav_lens is None:
             wav_lens = torch.ones(wavs.shape[0])
         return wavs.float().to(self.device), wav_lens.to(self.device)
+
+    def batched_scores(self, score_batch, wavs, wav_lens, batch_size):
+        """``score_batch(wavs, wav_lens) -> [B]`` over a list of utterances
+        in batches of ``batch_size`` (a tensor batch goes in at once).
+
+        Returns
+        -------
+        torch.Tensor
+            ``[B]``, on the CPU.
+        """
+        if isinstance(wavs, list | tuple):
+            return torch.cat(
+                [
+                    score_batch(wavs[start : start + batch_size], None).cpu()
+                    for start in range(0, len(wavs), batch_size)
+                ]
+            )
+        return score_batch(wavs, wav_lens).cpu()
 
     @staticmethod
     def is_single(wavs):
@@ -232,6 +260,22 @@ class SpeechCLIPInference(SpeechPretrained):
         )
         return clip.encode_image(pixels.to(clip.device)).float()
 
+    @torch.no_grad()
+    def encode_text(self, texts):
+        """CLIP text embeddings ``[N, D]`` of texts (what zero-shot
+        speech-text retrieval compares speech with).
+
+        Arguments
+        ---------
+        texts : list of str
+            E.g. ``["a red circle"]``.
+
+        Returns
+        -------
+        torch.Tensor
+        """
+        return self.hparams.frozen_clip.encode_text(list(texts)).float()
+
     def search_images(self, wav, images):
         """Scores images against one utterance, best first.
 
@@ -254,7 +298,7 @@ class SpeechCLIPInference(SpeechPretrained):
         return scores, scores.argsort(descending=True)
 
     @torch.no_grad()
-    def search_speech(self, query, wavs, wav_lens=None):
+    def search_speech(self, query, wavs, wav_lens=None, batch_size=16):
         """Scores utterances against a text or an image, best first.
 
         Arguments
@@ -266,6 +310,8 @@ class SpeechCLIPInference(SpeechPretrained):
             The utterances to search (see :meth:`speech_batch`).
         wav_lens : torch.Tensor, optional
             Relative lengths ``[B]``.
+        batch_size : int
+            Utterances of a list embedded at once.
 
         Returns
         -------
@@ -277,9 +323,210 @@ class SpeechCLIPInference(SpeechPretrained):
         if isinstance(query, Image.Image) or os.path.isfile(query):
             target = self.encode_images([query])[0]
         else:
-            target = self.hparams.frozen_clip.encode_text([query])[0].float()
-        scores = self.encode_speech(wavs, wav_lens) @ target
+            target = self.encode_text([query])[0]
+        scores = self.batched_scores(
+            lambda w, lens: self.encode_speech(w, lens) @ target,
+            wavs,
+            wav_lens,
+            batch_size,
+        )
         return scores, scores.argsort(descending=True)
+
+
+class GroundingInference(SpeechPretrained):
+    """Embeds speech and images with a trained grounding model (DAVEnet,
+    ResDAVEnet(-VQ): a recipe of ``recipes/*/VGS``), searches images by
+    speech and speech by image, and draws the matchmap of a pair.
+
+    A grounding recipe's output folder holds the experiment's
+    ``hyperparams.yaml`` (with a ``pretrainer`` loading ``model``, the
+    speech and image encoders) and the best model, ``model.ckpt``::
+
+        from speechbrain_vgs.inference import GroundingInference
+        grounding = GroundingInference.from_hparams(
+            source="results/SynthVGS/VGS/resdavenet/1234",
+            savedir="pretrained_models/resdavenet",
+        )
+        grounding.search_images("caption.wav", ["a.png", "b.png"])
+        grounding.search_speech("a.png", ["u1.wav", "u2.wav"])
+        grounding.matchmap("caption.wav", "a.png")  # [H, W, T]
+
+    Scores are the model's own ``similarity`` (the one it was trained and
+    evaluated with: pooled dot product, cosine, MISA ...).
+
+    Needs the modules ``compute_features``, ``audio_encoder`` and
+    ``image_encoder`` and the hparams ``similarity`` and ``image_size``
+    (and ``eval_resize`` when the recipe has it): images are prepared as
+    at evaluation.
+
+    Example
+    -------
+    >>> from PIL import Image
+    >>> from speechbrain_vgs.lobes.audio import ResDAVEnet
+    >>> from speechbrain_vgs.lobes.features import LogMel
+    >>> from speechbrain_vgs.lobes.image import SmallImageEncoder
+    >>> from speechbrain_vgs.similarity import Similarity
+    >>> grounding = GroundingInference(
+    ...     modules={
+    ...         "compute_features": LogMel(n_mels=40),
+    ...         "audio_encoder": ResDAVEnet(40, widths=(8, 8, 8, 8, 16),
+    ...                                     blocks=(1, 1, 1, 1)),
+    ...         "image_encoder": SmallImageEncoder(16, channels=(4, 8, 8, 16)),
+    ...     },
+    ...     hparams={"similarity": Similarity("MISA"), "image_size": 32})
+    >>> images = [Image.new("RGB", (40, 40), c) for c in ("red", "blue")]
+    >>> scores, ranking = grounding.search_images(torch.randn(16000), images)
+    >>> scores.shape, sorted(ranking.tolist())
+    (torch.Size([2]), [0, 1])
+    >>> grounding.matchmap(torch.randn(16000), images[0]).shape[:2]
+    torch.Size([2, 2])
+    """
+
+    HPARAMS_NEEDED = ["similarity", "image_size"]
+    MODULES_NEEDED = ["compute_features", "audio_encoder", "image_encoder"]
+
+    @torch.no_grad()
+    def encode_speech(self, wavs, wav_lens=None):
+        """The speech encoder's output.
+
+        Arguments
+        ---------
+        wavs : str, list of str, or torch.Tensor
+            See :meth:`speech_batch`.
+        wav_lens : torch.Tensor, optional
+            Relative lengths ``[B]``.
+
+        Returns
+        -------
+        audio : torch.Tensor
+            Frames ``[B, T, D]`` (or pooled ``[B, D]``, as the encoder
+            gives them).
+        lengths : torch.Tensor
+            Relative lengths ``[B]`` of the frames.
+        """
+        wavs, wav_lens = self.speech_batch(wavs, wav_lens)
+        feats = self.mods.compute_features(wavs, wav_lens)
+        return self.mods.audio_encoder(feats, wav_lens).float(), wav_lens
+
+    @torch.no_grad()
+    def encode_images(self, images, batch_size=64):
+        """The image encoder's output: maps ``[N, H, W, D]`` (or pooled
+        ``[N, D]``, as the encoder gives them).
+
+        Arguments
+        ---------
+        images : list of str or PIL.Image.Image
+            Image files or images, prepared as at evaluation.
+        batch_size : int
+            Images encoded at once.
+
+        Returns
+        -------
+        torch.Tensor
+        """
+        transform = image_transform(
+            self.hparams.image_size, getattr(self.hparams, "eval_resize", None)
+        )
+        outputs = []
+        for start in range(0, len(images), batch_size):
+            pixels = torch.stack(
+                [
+                    transform(i)
+                    if isinstance(i, Image.Image)
+                    else read_image(i, transform)
+                    for i in images[start : start + batch_size]
+                ]
+            )
+            outputs.append(self.mods.image_encoder(pixels.to(self.device)))
+        return torch.cat(outputs).float()
+
+    @torch.no_grad()
+    def search_images(self, wav, images):
+        """Scores images against one utterance, best first.
+
+        Arguments
+        ---------
+        wav : str or torch.Tensor
+            One utterance (path or ``[S]``).
+        images : list of str or PIL.Image.Image
+            The images to search.
+
+        Returns
+        -------
+        scores : torch.Tensor
+            The model's similarity with each image ``[N]`` (input order).
+        ranking : torch.Tensor
+            Image indices from best to worst ``[N]``.
+        """
+        audio, lengths = self.encode_speech(wav)
+        scores = self.hparams.similarity(
+            audio, lengths, self.encode_images(images)
+        )[0].cpu()
+        return scores, scores.argsort(descending=True)
+
+    @torch.no_grad()
+    def search_speech(self, image, wavs, wav_lens=None, batch_size=16):
+        """Scores utterances against an image, best first.
+
+        Arguments
+        ---------
+        image : str or PIL.Image.Image
+            The query image (a file or an image).
+        wavs : list of str or torch.Tensor
+            The utterances to search (see :meth:`speech_batch`).
+        wav_lens : torch.Tensor, optional
+            Relative lengths ``[B]``.
+        batch_size : int
+            Utterances of a list encoded at once.
+
+        Returns
+        -------
+        scores : torch.Tensor
+            The model's similarity with each utterance ``[B]`` (input
+            order).
+        ranking : torch.Tensor
+            Utterance indices from best to worst ``[B]``.
+        """
+        if isinstance(image, str) and not os.path.isfile(image):
+            raise ValueError(
+                f"{image!r} is not an image file: a grounding model "
+                "searches speech with an image (it has no text side)"
+            )
+        maps = self.encode_images([image])
+
+        def score_batch(wavs, wav_lens):
+            audio, lengths = self.encode_speech(wavs, wav_lens)
+            return self.hparams.similarity(audio, lengths, maps)[:, 0]
+
+        scores = self.batched_scores(score_batch, wavs, wav_lens, batch_size)
+        return scores, scores.argsort(descending=True)
+
+    @torch.no_grad()
+    def matchmap(self, wav, image):
+        """Dot products of every image region with every valid speech frame
+        (Harwath et al. 2018): where in the image each moment of speech
+        looks.
+
+        Arguments
+        ---------
+        wav : str or torch.Tensor
+            One utterance (path or ``[S]``).
+        image : str or PIL.Image.Image
+            One image.
+
+        Returns
+        -------
+        torch.Tensor
+            ``[H, W, T]`` (T valid frames of the speech encoder's output).
+        """
+        audio, lengths = self.encode_speech(wav)
+        maps = self.encode_images([image])
+        if audio.dim() != 3 or maps.dim() != 4:
+            raise ValueError(
+                "this model pools its embeddings: it has no matchmap"
+            )
+        frames = int(round(lengths[0].item() * audio.shape[1]))
+        return matchmap(audio[0, :frames], maps[0]).cpu()
 
 
 class KeywordSpotter(SpeechPretrained):
@@ -406,31 +653,163 @@ class KeywordSpotter(SpeechPretrained):
         return ranked if top_k is None else ranked[:top_k]
 
 
-def wav_files(wavs_or_folder):
-    """The wav files of a folder (recursively, sorted) or a list of files.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+MODEL_CLASSES = {
+    "SpeechCLIP": "SpeechCLIPInference",
+    "grounding": "GroundingInference",
+    "keyword spotter": "KeywordSpotter",
+}
+
+
+def media_files(files_or_folder, extensions, kind):
+    """The files of a folder with one of ``extensions`` (recursively,
+    sorted), or a list of files checked to exist.
+
+    Arguments
+    ---------
+    files_or_folder : str or list of str
+        A folder or files.
+    extensions : tuple of str
+        Lower-case endings (``(".wav",)``).
+    kind : str
+        What the files are, for messages.
+
+    Returns
+    -------
+    list of str
 
     Raises
     ------
+    FileNotFoundError
+        For a missing folder or file.
     ValueError
-        If there is none; FileNotFoundError for a missing path.
+        If there is none.
     """
-    if isinstance(wavs_or_folder, str | os.PathLike):
-        folder = os.fspath(wavs_or_folder)
+    if isinstance(files_or_folder, str | os.PathLike):
+        folder = os.fspath(files_or_folder)
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"{folder}: no such folder")
         paths = sorted(
             os.path.join(root, name)
             for root, _, names in os.walk(folder)
             for name in names
-            if name.lower().endswith(".wav")
+            if name.lower().endswith(extensions)
         )
         where = f"in {folder}"
     else:
-        paths = [os.fspath(p) for p in wavs_or_folder]
+        paths = [os.fspath(p) for p in files_or_folder]
         for path in paths:
             if not os.path.isfile(path):
                 raise FileNotFoundError(f"{path}: no such file")
         where = "given"
     if not paths:
-        raise ValueError(f"no .wav file {where}")
+        raise ValueError(f"no {kind} file ({', '.join(extensions)}) {where}")
     return paths
+
+
+def wav_files(wavs_or_folder):
+    """The wav files of a folder (recursively, sorted) or a list of files
+    (see :func:`media_files`)."""
+    return media_files(wavs_or_folder, (".wav",), "audio")
+
+
+def image_files(images_or_folder):
+    """The image files of a folder (recursively, sorted) or a list of
+    files (see :func:`media_files`)."""
+    return media_files(images_or_folder, IMAGE_EXTENSIONS, "image")
+
+
+def model_kind(folder):
+    """What a recipe's output folder holds: ``"SpeechCLIP"``,
+    ``"grounding"`` or ``"keyword spotter"`` (read from the names of its
+    ``hyperparams.yaml``'s top-level keys, without running it).
+
+    Arguments
+    ---------
+    folder : str
+        A recipe's output folder.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    FileNotFoundError
+        Saying what to do, when ``folder`` is not a trained model's folder.
+
+    Example
+    -------
+    >>> tmp = getfixture("tmpdir")
+    >>> _ = (tmp / "hyperparams.yaml").write("frozen_clip: 1\\nmodel: 2\\n")
+    >>> _ = (tmp / "model.ckpt").write("")
+    >>> model_kind(tmp)
+    'SpeechCLIP'
+    """
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(
+            f"{folder}: no such folder (give the output folder of a "
+            "SpeechCLIP, grounding (VGS) or keyword spotting recipe)"
+        )
+    hparams_file = os.path.join(folder, "hyperparams.yaml")
+    if not os.path.isfile(hparams_file):
+        raise FileNotFoundError(
+            f"{folder}: no hyperparams.yaml: not a recipe's output folder "
+            "(give the folder a recipe wrote, e.g. "
+            "results/SynthVGS/SpeechCLIP/parallel/1234)"
+        )
+    with open(hparams_file, encoding="utf-8") as f:
+        keys = set(re.findall(r"^(\w+):", f.read(), flags=re.MULTILINE))
+    if "frozen_clip" in keys:
+        kind, weights = "SpeechCLIP", "model.ckpt"
+    elif "speech_net" in keys:
+        kind, weights = "keyword spotter", "speech_net.ckpt"
+    elif {"audio_encoder", "image_encoder"} <= keys:
+        kind, weights = "grounding", "model.ckpt"
+    else:
+        raise FileNotFoundError(
+            f"{hparams_file}: not the hparams of a SpeechCLIP, grounding or "
+            "keyword spotting recipe (no frozen_clip, speech_net or "
+            "audio_encoder/image_encoder)"
+        )
+    if not os.path.isfile(os.path.join(folder, weights)):
+        raise FileNotFoundError(
+            f"{folder}: no {weights}: the {kind} recipe has not finished "
+            "(it writes the best model there after testing); run it to "
+            "the end"
+        )
+    return kind
+
+
+def load_inference(folder, savedir=None, device="cpu"):
+    """Loads a recipe's output folder with the inference class it needs
+    (:func:`model_kind`).
+
+    ``hyperparams.yaml`` runs code: load folders from a trusted source.
+
+    Arguments
+    ---------
+    folder : str
+        A SpeechCLIP, grounding or keyword spotting recipe's output
+        folder.
+    savedir : str, optional
+        Where SpeechBrain gathers the model's files (links to them); a
+        temporary folder, removed after loading, by default.
+    device : str
+        Torch device.
+
+    Returns
+    -------
+    SpeechCLIPInference, GroundingInference or KeywordSpotter
+    """
+    cls = globals()[MODEL_CLASSES[model_kind(folder)]]
+    source = os.path.abspath(folder)
+    if savedir is not None:
+        return cls.from_hparams(
+            source=source, savedir=savedir, run_opts={"device": device}
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        return cls.from_hparams(
+            source=source, savedir=tmp, run_opts={"device": device}
+        )

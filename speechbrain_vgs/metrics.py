@@ -24,6 +24,7 @@ from speechbrain_vgs.distributed import (
     gather_tensors,
     is_distributed,
 )
+from speechbrain_vgs.progress import progress
 
 
 def group_recall(
@@ -349,10 +350,35 @@ class RetrievalStats:
             raise ValueError("RetrievalStats.summarize called with no data")
         columns = {image_id: c for c, image_id in enumerate(self.images)}
         image_index = torch.tensor([columns[i] for i in self.utterance_images])
-        images = torch.stack(list(self.images.values())).to(self.device)
-        rows = []
-        for start in range(0, len(self.audio), self.chunk_size):
-            chunk = self.audio[start : start + self.chunk_size]
+        sim = self.scores(range(len(self.audio)), list(self.images))
+        self.summary = retrieval_recall(sim, image_index, self.ks)
+        if field is not None:
+            return self.summary[field]
+        return self.summary
+
+    def scores(self, rows, image_ids):
+        """Scores some stored utterances against some stored images with
+        ``similarity``, ``chunk_size`` utterances at a time.
+
+        Arguments
+        ---------
+        rows : sequence of int
+            Positions of the utterances in ``ids`` (at least one).
+        image_ids : list
+            Keys of ``images`` (at least one).
+
+        Returns
+        -------
+        torch.Tensor
+            Similarities ``[len(rows), len(image_ids)]`` (float32, CPU).
+        """
+        images = torch.stack([self.images[i] for i in image_ids])
+        images = images.to(self.device)
+        utterances = [self.audio[r] for r in rows]
+        sims = []
+        starts = range(0, len(utterances), self.chunk_size)
+        for start in progress(starts, "scoring utterances", min_total=8):
+            chunk = utterances[start : start + self.chunk_size]
             if chunk[0].dim() == 2:
                 frames = torch.tensor([len(a) for a in chunk])
                 audio = torch.nn.utils.rnn.pad_sequence(chunk, batch_first=True)
@@ -364,11 +390,70 @@ class RetrievalStats:
                 sim = self.similarity(
                     audio.to(self.device), lens.to(self.device), images
                 )
-            rows.append(sim.float().cpu())
-        self.summary = retrieval_recall(torch.cat(rows), image_index, self.ks)
-        if field is not None:
-            return self.summary[field]
-        return self.summary
+            sims.append(sim.float().cpu())
+        return torch.cat(sims)
+
+    def top_images(self, utterance_ids, k=5):
+        """The ``k`` best-scored images of some stored utterances, scoring
+        those utterances only (not the whole similarity matrix). Under
+        DDP, call it after :meth:`gather` (e.g. after :meth:`summarize`)
+        for the whole set.
+
+        Arguments
+        ---------
+        utterance_ids : list of str
+            Stored utterance ids (at least one).
+        k : int
+            Images per utterance (at most all of them).
+
+        Returns
+        -------
+        list of list
+            Per utterance, image ids best first (equal scores in the order
+            the images were stored).
+
+        Example
+        -------
+        >>> stats = RetrievalStats(lambda audio, lens, image: audio @ image.t())
+        >>> stats.append(["u1", "u2"], torch.tensor([[1.0, 0.0], [0.2, 0.8]]),
+        ...              None, torch.eye(2), ["cat", "dog"])
+        >>> stats.top_images(["u2"], k=2)
+        [['dog', 'cat']]
+        """
+        row = {utt_id: r for r, utt_id in enumerate(self.ids)}
+        image_ids = list(self.images)
+        sim = self.scores([row[i] for i in utterance_ids], image_ids)
+        best = sim.argsort(dim=1, descending=True, stable=True)[:, :k]
+        return [[image_ids[c] for c in columns] for columns in best.tolist()]
+
+    def top_utterances(self, image_ids, k=5):
+        """The ``k`` best-scored stored utterances of some stored images,
+        scoring those images only (see :meth:`top_images`).
+
+        Arguments
+        ---------
+        image_ids : list
+            Keys of ``images`` (at least one).
+        k : int
+            Utterances per image (at most all of them).
+
+        Returns
+        -------
+        list of list of str
+            Per image, utterance ids best first (equal scores in the order
+            the utterances were stored).
+
+        Example
+        -------
+        >>> stats = RetrievalStats(lambda audio, lens, image: audio @ image.t())
+        >>> stats.append(["u1", "u2"], torch.tensor([[1.0, 0.0], [0.2, 0.8]]),
+        ...              None, torch.eye(2), ["cat", "dog"])
+        >>> stats.top_utterances(["cat"], k=2)
+        [['u1', 'u2']]
+        """
+        sim = self.scores(range(len(self.ids)), image_ids)
+        best = sim.t().argsort(dim=1, descending=True, stable=True)[:, :k]
+        return [[self.ids[r] for r in rows] for rows in best.tolist()]
 
     def gather(self):
         """Under DDP, replaces what this process stored by what all

@@ -41,6 +41,7 @@ from speechbrain_vgs.dataio.pipelines import vgs_datasets
 from speechbrain_vgs.dataio.prep_utils import manifest_paths
 from speechbrain_vgs.dataio.synthvgs import build_synthvgs
 from speechbrain_vgs.lobes.grounded import export_speech_encoder
+from speechbrain_vgs.progress import show_progress
 from speechbrain_vgs.tagging import TARGETS, image_targets
 
 
@@ -64,9 +65,12 @@ def load_recipe(argv, brain_class):
     hparams : dict
         The loaded hyperparameters.
     run_opts : RunOptions
-        SpeechBrain run options for the Brain.
+        SpeechBrain run options for the Brain (``--noprogressbar`` also
+        hides this package's progress bars,
+        :mod:`speechbrain_vgs.progress`).
     """
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    show_progress(not run_opts.get("noprogressbar", False))
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
     check_hparams(brain_class, hparams, hparams.get("modules", {}))
@@ -289,8 +293,10 @@ def prepare_and_train(hparams, run_opts, prepare, options, image_root):
 
 
 def train_grounding(hparams, run_opts, manifests, replacements, test_sets):
-    """Trains and tests a :class:`GroundingBrain`, then exports its speech
-    encoder (see :func:`export_encoder`).
+    """Trains and tests a :class:`GroundingBrain`, saves the best model to
+    ``<output_folder>/model.ckpt`` (for
+    :class:`speechbrain_vgs.inference.GroundingInference`) and exports its
+    speech encoder (see :func:`export_encoder`).
 
     Arguments
     ---------
@@ -314,6 +320,9 @@ def train_grounding(hparams, run_opts, manifests, replacements, test_sets):
     datasets = grounding_datasets(hparams, manifests, replacements)
     brain = train_and_test(
         GroundingBrain, hparams, run_opts, datasets, test_sets
+    )
+    brain.save_for_inference(
+        os.path.join(hparams["output_folder"], "model.ckpt")
     )
     export_encoder(hparams, brain.results)
     return brain

@@ -21,6 +21,7 @@ from speechbrain_vgs.lobes.kws import (
     cross_fitted_tags,
     fit_tagger,
 )
+from speechbrain_vgs.progress import progress
 
 TARGETS = ("visual", "zero_shot")
 
@@ -34,10 +35,11 @@ def embed_images(clip, paths, batch_size=128):
     torch.Tensor
         ``[len(paths), D]`` on CLIP's device.
     """
+    starts = range(0, len(paths), batch_size)
     return torch.cat(
         [
             clip.image_embeddings(paths[i : i + batch_size])
-            for i in range(0, len(paths), batch_size)
+            for i in progress(starts, "CLIP: embedding images", min_total=8)
         ]
     )
 

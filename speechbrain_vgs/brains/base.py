@@ -12,7 +12,8 @@
   :meth:`VGSBrain.on_stage_end`: training keeps its loss; validation logs
   (with the learning rate) and keeps the best checkpoint by
   ``best_checkpoint``; testing logs and writes ``results_file``, one key
-  per named test set (:meth:`VGSBrain.evaluate_sets`). Subclasses supply
+  per named test set (:meth:`VGSBrain.evaluate_sets`; after each set,
+  :meth:`VGSBrain.on_test_set_end` gets the set). Subclasses supply
   their statistics (:meth:`VGSBrain.evaluation_stats`) only;
 * **a computed learning-rate schedule**: an ``lr_scheduler`` is called
   before every update; a :class:`speechbrain_vgs.schedulers.
@@ -35,7 +36,9 @@
   run with a message saying what to check.
 
 :class:`RetrievalBrain` adds image/speech (or image/text) retrieval recall
-out of training, with the best checkpoint kept by mean R@10.
+out of training, with the best checkpoint kept by mean R@10, and writes
+an examples page of each test (``examples.html`` beside ``results_file``,
+see :mod:`speechbrain_vgs.examples_page`).
 
 Authors
  * speechbrain-vgs developers 2026
@@ -44,6 +47,7 @@ Authors
 import contextlib
 import difflib
 import logging
+import os
 
 import speechbrain as sb
 import torch
@@ -53,12 +57,18 @@ from speechbrain.utils.run_opts import RunOptions
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import BatchSampler, DataLoader, IterableDataset
 
-from speechbrain_vgs.checkpoints import drop_incomplete_checkpoints
+from speechbrain_vgs.checkpoints import drop_incomplete_checkpoints, save_torch
 from speechbrain_vgs.dataio.manifest import write_json
 from speechbrain_vgs.distributed import (
     contiguous_shard,
     gather_object,
     is_distributed,
+)
+from speechbrain_vgs.examples_page import (
+    PAGE_NAME,
+    retrieval_examples,
+    set_section,
+    write_page,
 )
 from speechbrain_vgs.metrics import RetrievalStats, mean_r10
 from speechbrain_vgs.randomness import seed_step
@@ -601,6 +611,32 @@ class VGSBrain(sb.Brain):
                 **self.best_checkpoint,
                 test_loader_kwargs=dict(loader_options or {}),
             )
+            self.on_test_set_end(dataset)
+
+    def on_test_set_end(self, dataset):
+        """Called by :meth:`evaluate_sets` on every process after each
+        test set, once its results are recorded; nothing here (a
+        :class:`RetrievalBrain` writes its examples page).
+
+        Arguments
+        ---------
+        dataset : torch.utils.data.Dataset
+            The test set (``test_name`` names it).
+        """
+
+    def save_for_inference(self, path):
+        """Saves the state dict of the hparams' ``model`` (the best
+        checkpoint after :meth:`evaluate_sets`) where the recipe's
+        ``pretrainer`` finds it for ``Pretrained.from_hparams``.
+
+        Arguments
+        ---------
+        path : str
+            Usually ``<output_folder>/model.ckpt``, next to the experiment's
+            ``hyperparams.yaml`` (see :mod:`speechbrain_vgs.inference`).
+        """
+        if if_main_process():
+            save_torch(self.hparams.model.state_dict(), path)
 
 
 class RetrievalBrain(VGSBrain):
@@ -611,10 +647,26 @@ class RetrievalBrain(VGSBrain):
     :meth:`retrieval_similarity`); the stage's statistics are its recall@k
     (``recall_ks``, optional, default ``(1, 5, 10)``) and ``mean_r10``, by
     which the best checkpoint is kept.
+
+    After each test set of :meth:`evaluate_sets`, the main process
+    rewrites ``examples.html`` beside ``results_file`` with a section per
+    set of ``results_file`` (:mod:`speechbrain_vgs.examples_page`): the
+    set's first ``num_examples`` captions (optional, default 5) with their
+    top-5 images, and its first ``num_example_images`` images (default 3)
+    with their top-5 captions. The set's entries come from its
+    ``data`` (a ``DynamicItemDataset``'s manifest entries).
     """
 
-    HPARAMS_OPTIONAL = {"recall_ks": (1, 5, 10)}
+    HPARAMS_OPTIONAL = {
+        "recall_ks": (1, 5, 10),
+        "num_examples": 5,
+        "num_example_images": 3,
+    }
     best_checkpoint = {"max_key": BEST_KEY}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.example_sections = {}
 
     def retrieval_similarity(self, audio, audio_lens, image):
         """Scores of pooled embeddings (their dot products); subclasses
@@ -633,3 +685,38 @@ class RetrievalBrain(VGSBrain):
         stats = dict(self.retrieval_stats.summarize())
         stats[BEST_KEY] = mean_r10(stats)
         return stats
+
+    def on_test_set_end(self, dataset):
+        """Writes the examples page (:meth:`write_examples`)."""
+        self.write_examples(dataset)
+
+    def write_examples(self, dataset, keywords=None, figures=()):
+        """On the main process, draws this test set's section of the
+        examples page from its (gathered) retrieval statistics and rewrites
+        ``examples.html`` beside ``results_file``.
+
+        Arguments
+        ---------
+        dataset : DynamicItemDataset
+            The test set; its ``data`` holds the manifest entries.
+        keywords : dict, optional
+            ``{utterance id: keyword slots}`` shown with the captions.
+        figures : list of str
+            Figure files shown in the section.
+        """
+        if not if_main_process():
+            return
+        folder = os.path.dirname(os.path.abspath(self.hparams.results_file))
+        captions, images = retrieval_examples(
+            self.retrieval_stats,
+            dataset.data,
+            self.hparams.num_examples,
+            self.hparams.num_example_images,
+            keywords,
+        )
+        self.example_sections[self.test_name] = set_section(
+            self.test_name, captions, images, figures, folder
+        )
+        # the sets of results_file, which evaluate_sets starts afresh
+        sections = [self.example_sections[name] for name in self.results]
+        write_page(os.path.join(folder, PAGE_NAME), sections)

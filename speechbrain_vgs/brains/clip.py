@@ -61,7 +61,10 @@ class CLIPBrain(RetrievalBrain):
     :func:`speechbrain_vgs.metrics.retrieval_recall`; validation logs it
     and keeps the best checkpoint by mean R@10 (``BEST_KEY``);
     :meth:`evaluate_sets` writes the test recalls to ``results_file``
-    under ``text_to_image_r{k}`` / ``image_to_text_r{k}``.
+    under ``text_to_image_r{k}`` / ``image_to_text_r{k}``, and the examples
+    page ``examples.html`` beside it (text captions with the images they
+    retrieve and images with the captions they retrieve, see
+    :class:`~speechbrain_vgs.brains.base.RetrievalBrain`).
 
     Hparams it reads, besides those of
     :class:`~speechbrain_vgs.brains.base.RetrievalBrain`: optionally

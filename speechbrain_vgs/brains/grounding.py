@@ -42,7 +42,10 @@ class GroundingBrain(RetrievalBrain):
     evaluates its share of the set and the statistics and the loss are
     gathered, so they are those of one process. Validation keeps the best
     checkpoint by mean R@10; :meth:`evaluate_sets` writes recall@k both
-    ways per test set to ``results_file``.
+    ways per test set to ``results_file`` and, beside it, the examples page
+    ``examples.html`` (spoken captions with the images they retrieve and
+    images with the captions they retrieve, see
+    :class:`~speechbrain_vgs.brains.base.RetrievalBrain`).
 
     Example
     -------

@@ -13,7 +13,6 @@ import torch
 from speechbrain.utils.distributed import if_main_process
 
 from speechbrain_vgs.brains.base import HparamsError, RetrievalBrain
-from speechbrain_vgs.checkpoints import save_torch
 from speechbrain_vgs.dataio.manifest import write_json
 from speechbrain_vgs.dataio.pipelines import SAMPLE_RATE
 from speechbrain_vgs.distributed import (
@@ -64,8 +63,11 @@ class SpeechCLIPBrain(RetrievalBrain):
     the same image counts as correct) and, for cascaded keywords, against
     its caption's subwords (keyword hit rate, with the most-frequent-subword
     baseline). At test time the keywords of every utterance go to
-    ``keywords_<set>.json`` next to ``results_file``, and figures (keyword
-    attention, layer weights) to ``figures_folder``.
+    ``keywords_<set>.json`` next to ``results_file``, figures (keyword
+    attention, layer weights) to ``figures_folder``, and the examples page
+    (``examples.html``, see
+    :class:`~speechbrain_vgs.brains.base.RetrievalBrain`) shows the
+    cascaded keywords of its captions and the figures.
     """
 
     HPARAMS_NEEDED = ("frozen_clip", "retrieval_branch")
@@ -288,34 +290,40 @@ class SpeechCLIPBrain(RetrievalBrain):
         if self.keywords:
             path = os.path.join(folder, f"keywords_{self.test_name}.json")
             write_json(path, self.keywords)
-        figures = self.hparams.figures_folder
-        if figures is None:
+        figures = self.figure_paths()
+        if not figures:
             return
-        figures = os.path.join(figures, self.test_name)
+        layer_weights, *attention = figures
         plot_layer_weights(
             self.speechclip.upstream.layer_weights(),
-            os.path.join(figures, "layer_weights.png"),
+            layer_weights,
             title="Learned weights of the upstream's hidden states",
         )
-        for example in self.examples:
+        for example, path in zip(self.examples, attention):
             plot_keyword_attention(
                 example["attention"],
                 example["keywords"],
                 example["frame_shift"],
-                os.path.join(figures, f"attention_{example['id']}.png"),
+                path,
                 title=self.keywords[example["id"]]["text"],
             )
 
-    def save_for_inference(self, path):
-        """Saves the model's state dict (the best checkpoint after
-        :meth:`evaluate_sets`) where ``Pretrained.from_hparams`` finds it.
+    def figure_paths(self):
+        """The figures of this test set: its layer weights, then the
+        keyword attention of each example; none without
+        ``figures_folder``."""
+        figures = self.hparams.figures_folder
+        if figures is None:
+            return []
+        names = ["layer_weights.png"]
+        names += [f"attention_{example['id']}.png" for example in self.examples]
+        return [os.path.join(figures, self.test_name, n) for n in names]
 
-        Arguments
-        ---------
-        path : str
-            Usually ``<output_folder>/model.ckpt``, next to the experiment's
-            ``hyperparams.yaml`` (see
-            :class:`speechbrain_vgs.inference.SpeechCLIPInference`).
+    def on_test_set_end(self, dataset):
+        """Writes the examples page with the cascaded keywords and the
+        figures drawn (see
+        :meth:`~speechbrain_vgs.brains.base.RetrievalBrain.write_examples`).
         """
-        if if_main_process():
-            save_torch(self.speechclip.state_dict(), path)
+        keywords = {i: k["keywords"] for i, k in self.keywords.items()}
+        figures = [p for p in self.figure_paths() if os.path.isfile(p)]
+        self.write_examples(dataset, keywords, figures)

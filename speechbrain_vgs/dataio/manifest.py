@@ -61,7 +61,7 @@ def where(path, line=None):
 
 
 def write_json(path, obj):
-    """Writes ``obj`` as JSON atomically (temporary file, then rename).
+    """Writes ``obj`` as JSON atomically (see :func:`write_text`).
 
     Example
     -------
@@ -70,14 +70,33 @@ def write_json(path, obj):
     >>> read_json(tmp / "x.json")
     {'a': 1}
     """
+    text = json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True)
+    write_text(path, text + "\n")
+
+
+def write_text(path, text):
+    """Writes UTF-8 ``text`` atomically: to a temporary file in the same
+    folder (created if needed), then renamed to ``path``, so that a reader
+    or a kill never sees half a file.
+
+    Example
+    -------
+    >>> path = getfixture("tmpdir") / "sub" / "x.txt"
+    >>> write_text(path, "café\\n")
+    >>> read_text(path)
+    'café\\n'
+    """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, ensure_ascii=False, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.remove(tmp)
+        raise
 
 
 def read_text(path):

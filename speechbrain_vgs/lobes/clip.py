@@ -55,6 +55,7 @@ from torch import nn
 from speechbrain_vgs.dataio.manifest import DataError
 from speechbrain_vgs.lobes.frozen import exclude_from_state_dict
 from speechbrain_vgs.lobes.masking import length_mask
+from speechbrain_vgs.progress import progress
 
 PAD_ID = 0  # open_clip's SimpleTokenizer pads with token 0
 
@@ -383,7 +384,8 @@ class FrozenCLIP(nn.Module):
             key: path for key, path in zip(keys, paths) if key not in found
         }
         device = self.device
-        for key, path in missing.items():
+        images = progress(missing.items(), "CLIP: images", min_total=1000)
+        for key, path in images:
             # one image at a time: an embedding does not depend on which
             # other images were missing (batched matmuls round differently),
             # so a resumed run reads what the uninterrupted run computed

@@ -25,6 +25,7 @@ from speechbrain.lobes.features import MFCC
 from torch import nn
 
 from speechbrain_vgs.lobes.ssl import SSLUpstream
+from speechbrain_vgs.progress import progress
 
 
 def kmeans(points, num_clusters, iterations=20, seed=0):
@@ -128,7 +129,12 @@ class FrameClusters(nn.Module):
         seed : int
             k-means seed.
         """
-        frames = torch.cat([self.raw_features(w.unsqueeze(0))[0] for w in wavs])
+        frames = torch.cat(
+            [
+                self.raw_features(w.unsqueeze(0))[0]
+                for w in progress(wavs, "k-means: features")
+            ]
+        )
         self.mean.copy_(frames.mean(0))
         self.std.copy_(frames.std(0).clamp_min(1e-5))
         frames = (frames - self.mean) / self.std

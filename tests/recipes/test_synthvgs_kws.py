@@ -1,7 +1,7 @@
 """The SynthVGS keyword spotting recipes run end to end on the tiny corpus
 (a tiny random CLIP and HuBERT standing in for the CLIP and HuBERT
 recipes' exports); a trained spotter loads through ``KeywordSpotter``
-and the ``speechbrain-vgs search-keyword`` command, and scores the test
+and the ``speechbrain-vgs search-speech`` command, and scores the test
 utterances exactly as the recipe's own evaluation did."""
 
 import os
@@ -151,7 +151,7 @@ def test_trained_spotter_through_inference_and_command(
         sys.executable,
         "-m",
         "speechbrain_vgs.cli",
-        "search-keyword",
+        "search-speech",
         str(output),
         keyword,
         folder,

@@ -1,4 +1,5 @@
-"""Command line: ``python -m speechbrain_vgs.dataio.synthvgs``.
+"""Command line: ``python -m speechbrain_vgs.dataio.synthvgs`` (also
+``speechbrain-vgs build-synthvgs``).
 
 Example: ``python -m speechbrain_vgs.dataio.synthvgs --size small
 --out data/SynthVGS-small --seed 1234 --langs en,de,sw --jobs 2``
@@ -12,15 +13,11 @@ import json
 import sys
 
 from speechbrain_vgs.dataio.synthvgs import LANGS, SIZES, build_synthvgs
+from speechbrain_vgs.progress import show_progress
 
 
-def main(argv=None):
-    """Parses the arguments, builds the corpus and prints its summary."""
-    parser = argparse.ArgumentParser(
-        prog="python -m speechbrain_vgs.dataio.synthvgs",
-        description="Generate the SynthVGS corpus (images, captions in "
-        "several languages, synthetic speech, test conditions A-D).",
-    )
+def add_build_arguments(parser):
+    """Adds the build's options to an ``argparse`` parser."""
     parser.add_argument(
         "--size", default="tiny", help=f"one of {', '.join(SIZES)}"
     )
@@ -34,15 +31,34 @@ def main(argv=None):
     parser.add_argument(
         "--jobs", type=int, default=None, help="processes (default: all cores)"
     )
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--noprogressbar", action="store_true", help="no progress bars"
+    )
+
+
+def build(args, out=sys.stdout):
+    """Builds the corpus the parsed options describe and prints its
+    summary."""
+    show_progress(not args.noprogressbar)
+    summary = build_synthvgs(
+        args.out, args.size, args.seed, args.langs, args.jobs
+    )
+    json.dump(summary, out, indent=2)
+    out.write("\n")
+
+
+def main(argv=None):
+    """Parses the arguments and builds the corpus."""
+    parser = argparse.ArgumentParser(
+        prog="python -m speechbrain_vgs.dataio.synthvgs",
+        description="Generate the SynthVGS corpus (images, captions in "
+        "several languages, synthetic speech, test conditions A-D).",
+    )
+    add_build_arguments(parser)
     try:
-        summary = build_synthvgs(
-            args.out, args.size, args.seed, args.langs, args.jobs
-        )
+        build(parser.parse_args(argv))
     except (ValueError, OSError, RuntimeError) as e:
         parser.exit(2, f"error: {e}\n")
-    json.dump(summary, sys.stdout, indent=2)
-    sys.stdout.write("\n")
 
 
 if __name__ == "__main__":

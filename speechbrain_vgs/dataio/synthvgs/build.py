@@ -36,6 +36,7 @@ from speechbrain_vgs.dataio.synthvgs.speech import (
     synthesise,
     write_wav,
 )
+from speechbrain_vgs.progress import progress
 
 SPLITS = ("train", "valid", "test")
 CONDITIONS = ("A", "B", "C", "D")
@@ -115,15 +116,16 @@ def _writable_folder(out):
         ) from e
 
 
-def _run_tasks(function, tasks, jobs):
+def _run_tasks(function, tasks, jobs, desc):
     """Runs ``function`` over ``tasks`` on ``jobs`` processes (results in
-    task order)."""
+    task order), with a progress bar saying ``desc``."""
     if jobs == 1 or len(tasks) < 2:
-        return [function(task) for task in tasks]
+        return [function(task) for task in progress(tasks, desc)]
     chunk = max(1, min(32, len(tasks) // (8 * jobs)))
     context = multiprocessing.get_context(START_METHOD)
     with context.Pool(jobs) as pool:
-        return pool.map(function, tasks, chunksize=chunk)
+        results = pool.imap(function, tasks, chunksize=chunk)
+        return list(progress(results, desc, total=len(tasks)))
 
 
 def _render_task(task):
@@ -217,7 +219,7 @@ def _render_images(out, scenes, seed, jobs):
         )
         for index, (image_id, scene) in enumerate(scenes.items())
     ]
-    _run_tasks(_render_task, tasks, jobs)
+    _run_tasks(_render_task, tasks, jobs, "SynthVGS: rendering images")
 
 
 def _synthesise(out, plan, speakers, jobs):
@@ -233,7 +235,14 @@ def _synthesise(out, plan, speakers, jobs):
                 path = os.path.join(folder, f"{utt_id}.wav")
                 tasks.append((entry["text"], speakers[entry["speaker"]], path))
                 keys.append((lang, utt_id))
-    spoken = dict(zip(keys, _run_tasks(_speech_task, tasks, jobs)))
+    spoken = dict(
+        zip(
+            keys,
+            _run_tasks(
+                _speech_task, tasks, jobs, "SynthVGS: synthesising speech"
+            ),
+        )
+    )
     manifests = {}
     for lang, by_split in plan.items():
         manifests[lang] = {}
@@ -286,7 +295,14 @@ def _add_test_conditions(out, manifests, seed, jobs):
                 )
             )
             keys.append((lang, utt_id))
-    infos = dict(zip(keys, _run_tasks(_condition_task, tasks, jobs)))
+    infos = dict(
+        zip(
+            keys,
+            _run_tasks(
+                _condition_task, tasks, jobs, "SynthVGS: test conditions"
+            ),
+        )
+    )
     for lang, by_name in manifests.items():
         for condition in CONDITIONS[1:]:
             name = f"test_{condition}"
