@@ -46,10 +46,10 @@ h4 { margin: 0.3em 0; font-family: monospace; }
 ol.ranked { display: flex; flex-wrap: wrap; gap: 0.8em; list-style: none;
             padding: 0; }
 ol.ranked > li { border: 4px solid transparent; padding: 0.3em;
-                 width: 15em; }
+                 width: 11em; }
 ol.ranked > li.correct { border-color: #2a2; background: #efe; }
 .mark { color: #2a2; font-weight: bold; }
-img { max-width: 14em; max-height: 14em; display: block; }
+img { max-width: 10em; max-height: 10em; display: block; }
 audio { display: block; width: 100%; max-width: 24em; }
 img.figure { max-width: 40em; max-height: none; }
 .missing { color: #a22; font-family: monospace; }

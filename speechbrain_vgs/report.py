@@ -33,7 +33,8 @@ def format_report(output_folder, examples=3, example_set=None):
     output_folder : str
         Holds ``results.json`` (and ``keywords_<set>.json``).
     examples : int
-        How many utterances' keywords to show.
+        How many utterances' keywords to show (spread evenly over the
+        set's utterances, sorted by id).
     example_set : str, optional
         The test set the examples come from (default: the first one).
 
@@ -80,7 +81,9 @@ def format_report(output_folder, examples=3, example_set=None):
     path = os.path.join(output_folder, f"keywords_{example_set}.json")
     if examples and os.path.isfile(path):
         keywords = read_json(path)
-        for utt_id in sorted(keywords)[:examples]:
+        ids = sorted(keywords)
+        step = max(1, len(ids) // examples)  # spread over the set's images
+        for utt_id in ids[::step][:examples]:
             entry = keywords[utt_id]
             heard = " ".join(slot[0] for slot in entry["keywords"])
             lines.append(f'  {utt_id}: "{entry["text"]}" -> {heard}')
