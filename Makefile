@@ -15,7 +15,7 @@ PACKAGES = $(DEBIAN_PACKAGES)
 test pytest: PACKAGES += $(TEST_PACKAGES)
 DEMO_DATA ?= data/SynthVGS-small
 DEMO_OUT ?= results/demo/SpeechCLIP-hybrid
-DEMO_EPOCHS ?= 12
+DEMO_EPOCHS ?= 11
 DEMO_LR ?= 0.002  # a short schedule: twice the recipe's peak rate (measured)
 DEMO_HUBERT ?= results/demo/HuBERT
 DEMO_HUBERT_EPOCHS ?= 2
@@ -59,7 +59,8 @@ demo: install
 	$(PY) recipes/SynthVGS/SpeechCLIP/train.py \
 	  recipes/SynthVGS/SpeechCLIP/hparams/hybrid.yaml --data_folder $(DEMO_DATA) \
 	  --hubert_source $(DEMO_HUBERT)/export --output_folder $(DEMO_OUT) \
-	  --number_of_epochs $(DEMO_EPOCHS) --lr $(DEMO_LR) --test_sets "[test_A]"
+	  --number_of_epochs $(DEMO_EPOCHS) --lr $(DEMO_LR) --test_sets "[test_A]" \
+	  --num_workers 0
 	@$(PY) -m speechbrain_vgs.report $(DEMO_OUT) --examples 3 --example_set test_A
 	@echo "(chance: R@10 = 10/300 = 3.3% for speech -> image and about the same"
 	@echo " for speech -> text; keyword baseline: each slot's most frequent subword)"
