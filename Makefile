@@ -69,7 +69,7 @@ demo: install
 	@echo "browser: test captions with their top images and keywords), figures/,"
 	@echo "model.ckpt. Next:"
 	@echo "  .venv/bin/speechbrain-vgs search-images $(DEMO_OUT) $(DEMO_DATA)/wavs/en/test_A/en_img00900_0.wav $(DEMO_DATA)/images --top_k 5"
-	@echo "  .venv/bin/speechbrain-vgs search-speech $(DEMO_OUT) \"two red hearts\" $(DEMO_DATA)/wavs/en/test_A --top_k 5"
+	@echo "  .venv/bin/speechbrain-vgs search-speech $(DEMO_OUT) \"a red circle\" $(DEMO_DATA)/wavs/en/test_A --top_k 5"
 	@echo "  .venv/bin/speechbrain-vgs keywords $(DEMO_OUT) $(DEMO_DATA)/wavs/en/test_A/en_img00900_0.wav"
 	@echo "  .venv/bin/python -m speechbrain_vgs.app $(DEMO_OUT) --images $(DEMO_DATA)/images --speech $(DEMO_DATA)/wavs/en/test_A"
 	@echo "  the full recipes and their results: recipes/SynthVGS/*/README.md"

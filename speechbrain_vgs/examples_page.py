@@ -3,11 +3,11 @@ page to look at what a model retrieves, written beside ``results_file``.
 
 Each test set has a section with
 
-* its first captions (spoken: an audio player; the transcript where the
-  manifest has one; the cascaded keywords of a SpeechCLIP model) and the
-  top-5 images each retrieves, the caption's own image marked;
-* its first images and the top-5 captions each retrieves, the image's own
-  captions marked;
+* captions spread over the set (spoken: an audio player; the transcript
+  where the manifest has one; the cascaded keywords of a SpeechCLIP model)
+  and the top-5 images each retrieves, the caption's own image marked;
+* images spread over the set and the top-5 captions each retrieves, the
+  image's own captions marked;
 * the figures drawn for the set (e.g. SpeechCLIP's layer weights and
   keyword attention).
 
@@ -56,13 +56,29 @@ img.figure { max-width: 40em; max-height: none; }
 """
 
 
+def evenly_spaced(items, n):
+    """``n`` items spread evenly over ``items`` (all of them if fewer): the
+    examples of a set, spread over its images rather than its first ones.
+
+    Example
+    -------
+    >>> evenly_spaced(list(range(10)), 3)
+    [0, 3, 6]
+    >>> evenly_spaced(["a", "b"], 5)
+    ['a', 'b']
+    """
+    step = max(1, len(items) // max(n, 1))
+    return list(items)[::step][:n]
+
+
 def retrieval_examples(
     stats, entries, num_captions=5, num_images=3, keywords=None
 ):
-    """The examples of one test set: its first ``num_captions`` captions
-    with their top-5 images, and its first ``num_images`` images with their
-    top-5 captions (in the order of the set; scored as the test scored
-    them, see :meth:`speechbrain_vgs.metrics.RetrievalStats.top_images`).
+    """The examples of one test set: ``num_captions`` captions with their
+    top-5 images and ``num_images`` images with their top-5 captions, each
+    evenly spaced over the sorted ids (:func:`evenly_spaced`), scored as
+    the test scored them
+    (:meth:`speechbrain_vgs.metrics.RetrievalStats.top_images`).
 
     Arguments
     ---------
@@ -125,7 +141,7 @@ def retrieval_examples(
             "text": entry.get("text"),
         }
 
-    caption_ids = stats.ids[:num_captions]
+    caption_ids = evenly_spaced(sorted(stats.ids), num_captions)
     captions = [
         {
             **caption(utt_id),
@@ -138,7 +154,9 @@ def retrieval_examples(
             caption_ids, stats.top_images(caption_ids, TOP_K)
         )
     ]
-    image_ids = list(stats.images)[:num_images]
+    image_ids = evenly_spaced(
+        sorted(stats.images, key=lambda i: str(image(i)["id"])), num_images
+    )
     images = [
         {
             **image(image_id),

@@ -16,6 +16,7 @@ import argparse
 import os
 
 from speechbrain_vgs.dataio.manifest import read_json
+from speechbrain_vgs.examples_page import evenly_spaced
 
 ROWS = [
     ("speech -> image", "speech_to_image"),
@@ -81,9 +82,7 @@ def format_report(output_folder, examples=3, example_set=None):
     path = os.path.join(output_folder, f"keywords_{example_set}.json")
     if examples and os.path.isfile(path):
         keywords = read_json(path)
-        ids = sorted(keywords)
-        step = max(1, len(ids) // examples)  # spread over the set's images
-        for utt_id in ids[::step][:examples]:
+        for utt_id in evenly_spaced(sorted(keywords), examples):
             entry = keywords[utt_id]
             heard = " ".join(slot[0] for slot in entry["keywords"])
             lines.append(f'  {utt_id}: "{entry["text"]}" -> {heard}')

@@ -651,9 +651,9 @@ class RetrievalBrain(VGSBrain):
     After each test set of :meth:`evaluate_sets`, the main process
     rewrites ``examples.html`` beside ``results_file`` with a section per
     set of ``results_file`` (:mod:`speechbrain_vgs.examples_page`): the
-    set's first ``num_examples`` captions (optional, default 5) with their
-    top-5 images, and its first ``num_example_images`` images (default 3)
-    with their top-5 captions. The set's entries come from its
+    set's ``num_examples`` captions (optional, default 5) with their
+    top-5 images, and ``num_example_images`` images (default 3) with
+    their top-5 captions, spread over the set. The set's entries come from its
     ``data`` (a ``DynamicItemDataset``'s manifest entries).
     """
 
