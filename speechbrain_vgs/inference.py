@@ -761,10 +761,10 @@ def model_kind(folder):
         )
     with open(hparams_file, encoding="utf-8") as f:
         keys = set(re.findall(r"^(\w+):", f.read(), flags=re.MULTILINE))
-    if "frozen_clip" in keys:
-        kind, weights = "SpeechCLIP", "model.ckpt"
-    elif "speech_net" in keys:
+    if "speech_net" in keys:  # before frozen_clip: visual taggers use CLIP
         kind, weights = "keyword spotter", "speech_net.ckpt"
+    elif "frozen_clip" in keys:
+        kind, weights = "SpeechCLIP", "model.ckpt"
     elif {"audio_encoder", "image_encoder"} <= keys:
         kind, weights = "grounding", "model.ckpt"
     else:

@@ -1,5 +1,6 @@
 """Writes an output twice; the second write is killed (SIGKILL) half-way
-through the bytes of its first ``torch.save`` or ``json.dump``.
+through the bytes of its first ``torch.save``, ``json.dump`` or atomic
+text write.
 
 Usage: ``python kill_while_writing.py export|results|cache FOLDER``. The
 first write stores version 1; the test checks that version 1 is still
@@ -55,8 +56,33 @@ def write(version):
         cache.put("image", torch.full((4,), float(version)))
 
 
+class HalfThenKill:
+    """A file opened by ``os.fdopen`` (how atomic text writes open their
+    temporary file) whose ``write`` stores half its data, then kills the
+    process."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+    def write(self, data):
+        self.f.write(data[: len(data) // 2])
+        self.f.flush()
+        os.fsync(self.f.fileno())
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 write(1)
 torch.save = half_then_kill(torch.save, io.BytesIO)
 json.dump = half_then_kill(json.dump, io.StringIO)
+fdopen = os.fdopen
+os.fdopen = lambda fd, *args, **kwargs: HalfThenKill(
+    fdopen(fd, *args, **kwargs)
+)
 write(2)
 raise SystemExit("the second write was not killed")
