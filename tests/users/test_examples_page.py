@@ -89,8 +89,9 @@ LOADED = """() =>
 @pytest.fixture(scope="module")
 def browser():
     """Debian's headless Chromium, driven by Playwright."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM}")
+    assert os.path.exists(CHROMIUM), (
+        f"no Chromium at {CHROMIUM}: `make test` installs Debian's chromium"
+    )
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM, args=["--no-sandbox"], timeout=TIMEOUT_MS
