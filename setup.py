@@ -17,7 +17,9 @@ setup(
         "torchaudio==2.11.0",
         "speechbrain>=1.1.2,<1.2",
         "open_clip_torch==3.3.0",
-        "transformers",
+        # 5.x: HuBERT Large's last hidden state is the last layer's output,
+        # as fairseq's (4.x adds the final LayerNorm; see converters)
+        "transformers>=5,<6",
         "hyperpyyaml",
         "sentencepiece",
         "soundfile",

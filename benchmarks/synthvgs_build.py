@@ -8,6 +8,9 @@ clock; the CPU seconds hardly change), and the corpus size.
 Usage::
 
     python benchmarks/synthvgs_build.py --jobs 2 --sizes tiny,small
+    python benchmarks/synthvgs_build.py --quick  # tiny only (the tests)
+
+The last line printed is the JSON of all rows.
 
 Authors
  * speechbrain-vgs developers 2026
@@ -56,18 +59,24 @@ def main():
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--sizes", default="tiny,small")
     parser.add_argument("--out", default=None, help="scratch folder")
+    parser.add_argument("--quick", action="store_true", help="tiny only")
     args = parser.parse_args()
+    if args.quick:
+        args.sizes = "tiny"
+    rows = []
     with tempfile.TemporaryDirectory(dir=args.out) as scratch:
         print(
             "size   jobs  wall_s  cpu_s  load_before  load_after  utts  hours"
         )
         for size in args.sizes.split(","):
             r = time_build(size, args.jobs, os.path.join(scratch, size))
+            rows.append(r)
             print(
                 f"{r['size']:<6} {r['jobs']:>4} {r['wall_s']:>7} "
                 f"{r['cpu_s']:>6} {r['load_before']:>12} "
                 f"{r['load_after']:>11} {r['utterances']:>5} {r['hours']:>6}"
             )
+    print(json.dumps(rows))
 
 
 if __name__ == "__main__":

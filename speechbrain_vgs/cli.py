@@ -12,8 +12,12 @@ SpeechCLIP recipe (``recipes/*/SpeechCLIP``), a grounding recipe
     speechbrain-vgs search-speech KWS_MODEL red wavs/
     speechbrain-vgs keywords MODEL caption.wav
     speechbrain-vgs report MODEL
+    speechbrain-vgs convert CHECKPOINT OUT_FOLDER [--reduced_vocabulary FILE]
 
-Searches print ``rank score path`` lines, best first.
+Searches print ``rank score path`` lines, best first. ``convert`` turns a
+released checkpoint (SpeechCLIP / SpeechCLIP+ Lightning checkpoint, fairseq
+HuBERT, ResDAVEnet-VQ release folder) into a model folder
+(:func:`speechbrain_vgs.converters.convert_checkpoint`).
 
 Authors
  * speechbrain-vgs developers 2026
@@ -30,6 +34,7 @@ VERBS = {
     "keyword",
     "keywords": "print the keywords a SpeechCLIP (cascaded or hybrid) hears",
     "report": "print what a recipe's output folder measured",
+    "convert": "convert a released checkpoint into a model folder",
 }
 
 
@@ -78,6 +83,35 @@ def parse_args(argv):
         "--examples", type=int, default=3, help="utterances to show (3)"
     )
     report.add_argument("--example_set", help="test set of the examples")
+    convert = parsers["convert"]
+    convert.add_argument(
+        "checkpoint",
+        help="SpeechCLIP(+) .ckpt, fairseq HuBERT .pt or ResDAVEnet-VQ folder",
+    )
+    convert.add_argument("out_folder", help="the model folder to write")
+    convert.add_argument(
+        "--reduced_vocabulary",
+        help="SpeechCLIP keywords: the authors' text_clip_vocab_usage_byfreq"
+        ".npy of the checkpoint's corpus",
+    )
+    convert.add_argument(
+        "--hubert",
+        help="SpeechCLIP without HuBERT weights: the fairseq HuBERT .pt",
+    )
+    convert.add_argument(
+        "--hparams_file", help="the recipe hparams the folder is made from"
+    )
+    convert.add_argument(
+        "--data_folder", help="the corpus, for running the recipe"
+    )
+    convert.add_argument(
+        "--image_folder",
+        help="the images, for running the recipe (MSCOCO, Places205)",
+    )
+    convert.add_argument(
+        "--overrides",
+        help='other hparams, as YAML: "{clip_checkpoint: ViT-B-32.pt}"',
+    )
     return parser.parse_args(argv)
 
 
@@ -138,6 +172,36 @@ def keywords(model, args, out):
         print(f"{k:2d}  {' '.join(words)}", file=out)
 
 
+def convert(args, out):
+    """Converts a released checkpoint; prints its family and the folder."""
+    import yaml
+
+    from speechbrain_vgs.converters import convert_checkpoint
+
+    options = {
+        key: getattr(args, key)
+        for key in (
+            "reduced_vocabulary",
+            "hubert",
+            "hparams_file",
+            "data_folder",
+            "image_folder",
+        )
+        if getattr(args, key) is not None
+    }
+    if args.overrides is not None:
+        overrides = yaml.safe_load(args.overrides)
+        if not isinstance(overrides, dict):
+            raise ValueError(
+                f"--overrides {args.overrides!r} is not a YAML mapping"
+            )
+        options["overrides"] = overrides
+    family, folder = convert_checkpoint(
+        args.checkpoint, args.out_folder, **options
+    )
+    print(f"{family}: {args.checkpoint} -> {folder}", file=out)
+
+
 def run(args, out=sys.stdout):
     """Runs one verb; raises ``ValueError`` or ``OSError`` (e.g.
     ``FileNotFoundError``) for what a user can fix."""
@@ -145,6 +209,9 @@ def run(args, out=sys.stdout):
         from speechbrain_vgs.dataio.synthvgs.__main__ import build
 
         build(args, out)
+        return
+    if args.verb == "convert":
+        convert(args, out)
         return
     if args.verb == "report":
         from speechbrain_vgs.report import format_report

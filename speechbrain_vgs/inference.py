@@ -216,7 +216,8 @@ class SpeechCLIPInference(SpeechPretrained):
         Returns
         -------
         list
-            For one utterance, ``K`` lists of ``top_n`` strings; for
+            For one utterance, ``K`` lists of ``top_n`` strings (``K`` its
+            own number of keywords for a CIF head, SpeechCLIP+); for
             several, one such list per utterance.
         """
         single = self.is_single(wavs)
@@ -228,9 +229,11 @@ class SpeechCLIPInference(SpeechPretrained):
         words = [
             [
                 [clip.tokenizer.decode([i]).strip() for i in slot]
-                for slot in item
+                for slot in item[:count]
             ]
-            for item in ranked.tolist()
+            for item, count in zip(
+                ranked.tolist(), output.num_keywords.tolist()
+            )
         ]
         return words[0] if single else words
 

@@ -33,7 +33,7 @@ def group_recall(
     column_groups,
     ks=(1, 5, 10),
     names=("row", "column"),
-    chunk_size=1024,
+    chunk_size=256,
 ):
     """Recall@k in both directions when rows and columns are grouped (e.g.
     several captions of one image on each side); any item of the own group
@@ -43,6 +43,10 @@ def group_recall(
       groups scoring at least as high as its best column of its own group;
       R@k is the share of rows with rank < k.
     - column->row: the same with rows and columns swapped.
+
+    The matrix is read once, in blocks of ``chunk_size`` rows, and never
+    copied: the temporary memory is a few ``[chunk_size, N_cols]`` tensors
+    whatever the number of rows (see ``benchmarks/evaluation.py``).
 
     Arguments
     ---------
@@ -57,8 +61,8 @@ def group_recall(
     names : tuple of str
         What rows and columns are, used in the result keys and errors.
     chunk_size : int
-        Rows (then columns) ranked at once; bounds the temporary memory to
-        a few [chunk_size, N] tensors.
+        Rows read at once (small enough for a block to stay in the cache
+        between its two comparisons).
 
     Returns
     -------
@@ -80,19 +84,132 @@ def group_recall(
     sim = torch.as_tensor(sim)
     if not sim.is_floating_point():
         sim = sim.double()
-    row_groups = torch.as_tensor(row_groups, device=sim.device).long()
-    column_groups = torch.as_tensor(column_groups, device=sim.device).long()
-    if sim.dim() != 2 or (row_groups.shape, column_groups.shape) != (
-        sim.shape[:1],
-        sim.shape[1:],
+    row_groups, column_groups = _check_groups(
+        sim.shape, row_groups, column_groups, names, sim.device
+    )
+    row_members, column_members = _group_members(row_groups, column_groups)
+    # each column's best own-group score, read from the matrix itself
+    columns = torch.arange(sim.shape[1], device=sim.device)
+    own = row_members[column_groups]  # [N_cols, rows of the largest group]
+    own_scores = sim[own.clamp(min=0), columns[:, None]]
+    own_scores = own_scores.masked_fill(own < 0, float("-inf"))
+    best_own = own_scores.amax(dim=1)
+    column_rank = -(own_scores >= best_own[:, None]).sum(
+        dim=1, dtype=torch.int32
+    )
+    # then one pass over the matrix (never copied), a block of rows at a
+    # time: the rows' ranks, and the rows of other groups at least as high
+    # as each column's best own
+    row_rank = []
+    for start in range(0, sim.shape[0], chunk_size):
+        block = sim[start : start + chunk_size]
+        low, high = torch.aminmax(block)
+        if not (torch.isfinite(low) and torch.isfinite(high)):
+            raise ValueError("sim contains NaN or infinite values")
+        groups = row_groups[start : start + chunk_size]
+        row_rank.append(_block_ranks(block, groups, column_members))
+        column_rank += (block >= best_own).sum(dim=0, dtype=torch.int32)
+    row_rank = torch.cat(row_rank)
+    return _recall_at(row_rank, column_rank, ks, names)
+
+
+def embedding_group_recall(
+    rows,
+    columns,
+    row_groups,
+    column_groups,
+    ks=(1, 5, 10),
+    names=("row", "column"),
+    chunk_size=1024,
+):
+    """:func:`group_recall` of the dot products ``rows @ columns.T``,
+    never held whole: each direction scores blocks of ``chunk_size``
+    queries against all the other side, so the memory is a few
+    ``[chunk_size, N]`` tensors (e.g. 25,000 spoken against 25,000 text
+    captions).
+
+    Arguments
+    ---------
+    rows : torch.Tensor
+        Row embeddings [N_rows, D].
+    columns : torch.Tensor
+        Column embeddings [N_cols, D].
+    row_groups : torch.Tensor
+        Group id of each row [N_rows] (long, any values).
+    column_groups : torch.Tensor
+        Group id of each column [N_cols] (long, any values).
+    ks : tuple of int
+        The cut-offs k.
+    names : tuple of str
+        What rows and columns are, used in the result keys and errors.
+    chunk_size : int
+        Queries scored at once.
+
+    Returns
+    -------
+    dict
+        As :func:`group_recall`.
+
+    Example
+    -------
+    >>> rows = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    >>> columns = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    >>> embedding_group_recall(rows, columns, [0, 1, 0], [0, 1], ks=(1,))
+    {'row_to_column_r1': 0.666..., 'column_to_row_r1': 1.0}
+    """
+    rows, columns = torch.as_tensor(rows), torch.as_tensor(columns)
+    if (
+        rows.dim() != 2
+        or columns.dim() != 2
+        or rows.shape[1:] != columns.shape[1:]
     ):
         raise ValueError(
-            f"sim {tuple(sim.shape)}, row_groups {tuple(row_groups.shape)} "
+            f"rows {tuple(rows.shape)} and columns {tuple(columns.shape)} "
+            "must be embeddings [N_rows, D] and [N_cols, D]"
+        )
+    shape = (rows.shape[0], columns.shape[0])
+    row_groups, column_groups = _check_groups(
+        shape, row_groups, column_groups, names, rows.device
+    )
+    for what, embeddings in zip(names, (rows, columns)):
+        if not torch.isfinite(embeddings).all():
+            raise ValueError(
+                f"{what} embeddings contain NaN or infinite values"
+            )
+    row_members, column_members = _group_members(row_groups, column_groups)
+
+    def ranks(queries, keys, query_groups, key_members):
+        return torch.cat(
+            [
+                _block_ranks(
+                    queries[start : start + chunk_size] @ keys.t(),
+                    query_groups[start : start + chunk_size],
+                    key_members,
+                )
+                for start in range(0, queries.shape[0], chunk_size)
+            ]
+        )
+
+    row_rank = ranks(rows, columns, row_groups, column_members)
+    column_rank = ranks(columns, rows, column_groups, row_members)
+    return _recall_at(row_rank, column_rank, ks, names)
+
+
+def _check_groups(shape, row_groups, column_groups, names, device):
+    """Group ids checked against the score shape and each other (every
+    group must have items on both sides), renumbered 0, 1, ... (the same
+    id on both sides stays the same)."""
+    row_groups = torch.as_tensor(row_groups, device=device).long()
+    column_groups = torch.as_tensor(column_groups, device=device).long()
+    if len(shape) != 2 or (
+        tuple(row_groups.shape),
+        tuple(column_groups.shape),
+    ) != ((shape[0],), (shape[1],)):
+        raise ValueError(
+            f"sim {tuple(shape)}, row_groups {tuple(row_groups.shape)} "
             f"and column_groups {tuple(column_groups.shape)} must be "
             "[N_rows, N_cols], [N_rows] and [N_cols]"
         )
-    if not torch.isfinite(sim).all():
-        raise ValueError("sim contains NaN or infinite values")
     row, column = names
     for groups, others, what, other in [
         (row_groups, column_groups, row, column),
@@ -101,32 +218,57 @@ def group_recall(
         missing = groups[~torch.isin(groups, others)].unique().tolist()
         if missing:
             raise ValueError(f"{what} groups with no {other}: {missing}")
-
-    row_rank = _rank_of_own_group(sim, row_groups, column_groups, chunk_size)
-    column_rank = _rank_of_own_group(
-        sim.t(), column_groups, row_groups, chunk_size
+    _, dense = torch.unique(
+        torch.cat([row_groups, column_groups]), return_inverse=True
     )
+    return dense[: len(row_groups)], dense[len(row_groups) :]
+
+
+def _group_members(row_groups, column_groups):
+    """Per group, the positions of its rows and of its columns, as
+    ``[number of groups, largest group]`` tables padded with -1 (group ids
+    dense from 0, as :func:`_check_groups` returns them)."""
+    tables = []
+    for groups in (row_groups, column_groups):
+        size = int(groups.max()) + 1 if groups.numel() else 0
+        counts = torch.bincount(groups, minlength=size)
+        order = torch.argsort(groups, stable=True)
+        starts = torch.cumsum(counts, 0) - counts
+        slot = torch.arange(len(groups), device=groups.device)
+        slot = slot - starts[groups[order]]
+        table = torch.full(
+            (size, int(counts.max()) if size else 0), -1, device=groups.device
+        )
+        table[groups[order], slot] = order
+        tables.append(table)
+    return tables
+
+
+def _block_ranks(scores, row_groups, column_members):
+    """Per row of a block of scores ``[rows, N_cols]``, the number of
+    columns of other groups scoring at least as high as the row's best
+    column of its own group."""
+    own = column_members[row_groups]
+    own_scores = scores.gather(1, own.clamp(min=0))
+    own_scores = own_scores.masked_fill(own < 0, float("-inf"))
+    best_own = own_scores.amax(dim=1, keepdim=True)
+    # (int32 sums of booleans are twice as fast as the default int64)
+    ahead = (scores >= best_own).sum(dim=1, dtype=torch.int32)
+    return ahead - (own_scores >= best_own).sum(dim=1)
+
+
+def _recall_at(row_rank, column_rank, ks, names):
+    """R@k of both directions from the ranks."""
+    row, column = names
     recall = {}
     for k in ks:
-        hits = (row_rank < k).double().mean()
-        recall[f"{row}_to_{column}_r{k}"] = hits.item()
+        recall[f"{row}_to_{column}_r{k}"] = (
+            (row_rank < k).double().mean().item()
+        )
     for k in ks:
-        hits = (column_rank < k).double().mean()
-        recall[f"{column}_to_{row}_r{k}"] = hits.item()
+        hits = (column_rank < k).double().mean().item()
+        recall[f"{column}_to_{row}_r{k}"] = hits
     return recall
-
-
-def _rank_of_own_group(sim, row_groups, column_groups, chunk_size):
-    """Per row, the number of columns of other groups scoring at least as
-    high as the row's best column of its own group."""
-    ranks = []
-    for start in range(0, sim.shape[0], chunk_size):
-        scores = sim[start : start + chunk_size]
-        other = row_groups[start : start + chunk_size, None] != column_groups
-        best_own = scores.masked_fill(other, float("-inf")).amax(dim=1)
-        ahead = (scores >= best_own[:, None]) & other
-        ranks.append(ahead.sum(dim=1))
-    return torch.cat(ranks)
 
 
 def mean_r10(stats):
@@ -199,15 +341,18 @@ def retrieval_recall(sim, image_index, ks=(1, 5, 10)):
     )
 
 
-def zero_shot_recall(sim, speech_groups, text_groups, ks=(1, 5, 10)):
-    """Zero-shot speech<->text retrieval recall@k (SpeechCLIP): a text
-    caption of the same image counts as correct in both directions
-    (:func:`group_recall` grouped by image).
+def zero_shot_recall(speech, texts, speech_groups, text_groups, ks=(1, 5, 10)):
+    """Zero-shot speech<->text retrieval recall@k (SpeechCLIP) of speech
+    and text embeddings scored by dot product: a text caption of the same
+    image counts as correct in both directions
+    (:func:`embedding_group_recall` grouped by image, in bounded memory).
 
     Arguments
     ---------
-    sim : torch.Tensor
-        Similarities [N_speech, N_text].
+    speech : torch.Tensor
+        Spoken-caption embeddings [N_speech, D].
+    texts : torch.Tensor
+        Text-caption embeddings [N_text, D].
     speech_groups : torch.Tensor
         Image (group id) of each spoken caption [N_speech] (long).
     text_groups : torch.Tensor
@@ -223,15 +368,14 @@ def zero_shot_recall(sim, speech_groups, text_groups, ks=(1, 5, 10)):
 
     Example
     -------
-    >>> sim = torch.tensor([[0.9, 0.1, 0.8], [0.2, 0.7, 0.3]])
-    >>> recall = zero_shot_recall(
-    ...     sim, torch.tensor([0, 1]), torch.tensor([0, 1, 0]), ks=(1,)
-    ... )
-    >>> recall
+    >>> speech = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    >>> texts = torch.tensor([[0.9, 0.1], [0.2, 0.7], [0.8, 0.3]])
+    >>> groups = torch.tensor([0, 1]), torch.tensor([0, 1, 0])
+    >>> zero_shot_recall(speech, texts, *groups, ks=(1,))
     {'speech_to_text_r1': 1.0, 'text_to_speech_r1': 1.0}
     """
-    return group_recall(
-        sim, speech_groups, text_groups, ks, names=("speech", "text")
+    return embedding_group_recall(
+        speech, texts, speech_groups, text_groups, ks, names=("speech", "text")
     )
 
 
@@ -507,6 +651,15 @@ class KeywordHitStats:
     process appends its part of the set; :meth:`summarize` first gathers
     the parts of all processes (:meth:`gather`).
 
+    With a variable number of keywords per utterance (SpeechCLIP+'s CIF:
+    ``num_keywords`` given to :meth:`append`), the slots beyond an
+    utterance's count are padding and never count. Its slots are positions
+    in time, not learnt roles, so the hit rate is the share of all
+    (utterance, keyword) pairs that hit, the baseline predicts for every
+    keyword the n non-special token ids most frequent in all the top-n
+    lists, and there are no per-slot rates. (With a fixed number of slots,
+    the mean over the slots is that same share.)
+
     Arguments
     ---------
     ks : tuple of int
@@ -528,6 +681,20 @@ class KeywordHitStats:
     1.0
     >>> stats.summarize("baseline_keyword_hit_top1")  # predicts 5 always
     0.5
+
+    A variable number of keywords (u2's second slot is padding):
+
+    >>> stats = KeywordHitStats(ks=(1,))
+    >>> stats.append(
+    ...     ["u1", "u2"],
+    ...     torch.tensor([[[5], [9]], [[7], [5]]]),  # K=2, N=1
+    ...     [[5, 8, 8], [7, 8]],
+    ...     num_keywords=[2, 1],
+    ... )
+    >>> stats.summarize()  # 5 and 7 hit, 9 does not; the baseline says 5
+    {'keyword_hit_top1': 0.666..., 'baseline_keyword_hit_top1': 0.666...}
+    >>> stats.count_summary()
+    {'keywords_per_utterance': 1.5, 'caption_subwords_per_utterance': 2.5}
     """
 
     def __init__(self, ks=(1, 5), special_ids=()):
@@ -541,12 +708,16 @@ class KeywordHitStats:
         """Removes everything stored."""
         self.ids = []
         self.id_set = set()
-        self.ranked = []
+        self.ranked = []  # per utterance: its valid slots [K_u, max(ks)]
         self.captions = []
+        self.caption_lengths = []
+        self.variable = None
         self.summary = {}
         self.gathered = False
 
-    def append(self, ids, ranked_token_ids, caption_token_ids):
+    def append(
+        self, ids, ranked_token_ids, caption_token_ids, num_keywords=None
+    ):
         """Stores one batch.
 
         Arguments
@@ -559,6 +730,9 @@ class KeywordHitStats:
         caption_token_ids : list
             The caption's token ids for each utterance [B] (iterables of
             int, e.g. CLIP token ids, padding included or not).
+        num_keywords : sequence of int or torch.Tensor, optional
+            Valid slots of each utterance [B] (its first ones) for a
+            variable number of keywords; give it for every batch or none.
         """
         ranked = torch.as_tensor(ranked_token_ids).detach().cpu()
         if ranked.dim() != 3 or ranked.is_floating_point():
@@ -571,24 +745,42 @@ class KeywordHitStats:
                 f"ranked_token_ids has N={ranked.shape[2]} ranked tokens, "
                 f"fewer than max(ks)={max(self.ks)}"
             )
-        if self.ranked and ranked.shape[1] != self.ranked[0].shape[1]:
+        variable = num_keywords is not None
+        if self.variable is not None and variable != self.variable:
             raise ValueError(
-                f"ranked_token_ids has {ranked.shape[1]} keyword slots, "
-                f"earlier batches had {self.ranked[0].shape[1]}"
+                "num_keywords must be given for every batch or for none"
             )
+        if not variable and self.ranked:
+            if ranked.shape[1] != self.ranked[0].shape[0]:
+                raise ValueError(
+                    f"ranked_token_ids has {ranked.shape[1]} keyword slots, "
+                    f"earlier batches had {self.ranked[0].shape[0]}"
+                )
         if not len(ids) == len(ranked) == len(caption_token_ids):
             raise ValueError(
                 "ids, ranked_token_ids and caption_token_ids differ in size"
             )
+        counts = torch.full((len(ranked),), ranked.shape[1])
+        if variable:
+            counts = torch.as_tensor(num_keywords).detach().cpu().long()
+            size = ranked.shape[1]
+            in_range = ((counts >= 0) & (counts <= size)).all()
+            if counts.shape != (len(ranked),) or not in_range:
+                raise ValueError(
+                    f"num_keywords must be [B] counts in [0, K={size}], got "
+                    f"{counts.tolist()}"
+                )
         _check_new_ids(ids, self.id_set)
+        self.variable = variable
         self.ids.extend(ids)
         self.id_set.update(ids)
-        self.ranked.append(ranked[:, :, : max(self.ks)].long())
+        for row, count in zip(ranked, counts.tolist()):
+            self.ranked.append(row[:count, : max(self.ks)].long())
         for caption in caption_token_ids:
             tokens = torch.tensor([int(t) for t in caption], dtype=torch.long)
-            self.captions.append(
-                tokens[~torch.isin(tokens, self.special_ids)].unique()
-            )
+            tokens = tokens[~torch.isin(tokens, self.special_ids)]
+            self.caption_lengths.append(len(tokens))
+            self.captions.append(tokens.unique())
 
     def summarize(self, field=None):
         """Computes the hit rates of the model and of the baseline.
@@ -605,17 +797,29 @@ class KeywordHitStats:
             ``keyword_hit_top{n}_slot{k}`` for each slot k (from 0), then
             ``baseline_keyword_hit_top{n}`` and
             ``baseline_keyword_hit_top{n}_slot{k}``; floats in [0, 1].
+            With a variable number of keywords, the shares over all
+            keywords, without the per-slot entries.
         """
         self.gather()
         if not self.ids:
             raise ValueError("KeywordHitStats.summarize called with no data")
-        ranked = torch.cat(self.ranked)
         # -1 pads the captions and matches no token id
         captions = torch.nn.utils.rnn.pad_sequence(
             self.captions, batch_first=True, padding_value=-1
         )
-        num_utterances, num_slots = ranked.shape[:2]
         self.summary = {}
+        if self.variable:
+            self.summarize_keywords(captions)
+        else:
+            self.summarize_slots(captions)
+        if field is not None:
+            return self.summary[field]
+        return self.summary
+
+    def summarize_slots(self, captions):
+        """The rates of each of the fixed slots, and their means."""
+        ranked = torch.stack(self.ranked)
+        num_utterances, num_slots = ranked.shape[:2]
         for n in self.ks:
             model, baseline = [], []
             for k in range(num_slots):
@@ -629,13 +833,52 @@ class KeywordHitStats:
                 self.summary[key] = sum(rates) / num_slots
                 for k, rate in enumerate(rates):
                     self.summary[f"{key}_slot{k}"] = rate
-        if field is not None:
-            return self.summary[field]
-        return self.summary
+
+    def summarize_keywords(self, captions):
+        """The rates over all the keywords of a variable number."""
+        counts = torch.tensor([len(r) for r in self.ranked])
+        if counts.sum() == 0:
+            raise ValueError("KeywordHitStats: no utterance has a keyword")
+        owner = torch.repeat_interleave(torch.arange(len(counts)), counts)
+        captions = captions[owner]
+        ranked = torch.cat(self.ranked)
+        for n in self.ks:
+            predictions = ranked[:, :n]
+            constant, _ = _most_frequent(predictions, n, self.special_ids)
+            constant = constant.expand(len(ranked), -1)
+            self.summary[f"keyword_hit_top{n}"] = _hit_rate(
+                predictions, captions
+            )
+            self.summary[f"baseline_keyword_hit_top{n}"] = _hit_rate(
+                constant, captions
+            )
+
+    def count_summary(self):
+        """The mean number of keywords per utterance and the mean number
+        of (non-special) subwords of its caption.
+
+        Returns
+        -------
+        dict
+            ``keywords_per_utterance`` and
+            ``caption_subwords_per_utterance``.
+        """
+        self.gather()
+        if not self.ids:
+            raise ValueError(
+                "KeywordHitStats.count_summary called with no data"
+            )
+        keywords = sum(len(r) for r in self.ranked) / len(self.ranked)
+        subwords = sum(self.caption_lengths) / len(self.caption_lengths)
+        return {
+            "keywords_per_utterance": keywords,
+            "caption_subwords_per_utterance": subwords,
+        }
 
     def top1_counts(self, limit=10):
         """The most frequent top-1 token ids of each slot (special tokens
-        included), for reports.
+        included), for reports; with a variable number of keywords, one
+        list over all the keywords.
 
         Arguments
         ---------
@@ -659,13 +902,15 @@ class KeywordHitStats:
         self.gather()
         if not self.ids:
             raise ValueError("KeywordHitStats.top1_counts called with no data")
-        ranked = torch.cat(self.ranked)
+        if self.variable:
+            columns = [torch.cat(self.ranked)[:, 0]]
+        else:
+            ranked = torch.stack(self.ranked)
+            columns = [ranked[:, k, 0] for k in range(ranked.shape[1])]
         no_exclusion = torch.tensor([], dtype=torch.long)
         counts = []
-        for k in range(ranked.shape[1]):
-            ids, occurrences = _most_frequent(
-                ranked[:, k, 0], limit, no_exclusion
-            )
+        for column in columns:
+            ids, occurrences = _most_frequent(column, limit, no_exclusion)
             counts.append(list(zip(ids.tolist(), occurrences.tolist())))
         return counts
 
@@ -685,16 +930,20 @@ class KeywordHitStats:
         """
         if not is_distributed() or self.gathered:
             return
-        ids = [i for part in gather_object(self.ids) for i in part]
+        parts = gather_object((self.ids, self.caption_lengths, self.variable))
+        ids = [i for part in parts for i in part[0]]
+        lengths = [n for part in parts for n in part[1]]
+        variable = next((p[2] for p in parts if p[2] is not None), None)
         ranked = gather_tensors(self.ranked)
         captions = gather_tensors(self.captions)
         self.clear()
         rows = first_occurrences(ids)
         self.ids = [ids[row] for row in rows]
         self.id_set.update(self.ids)
-        if ranked:
-            self.ranked = [torch.cat(ranked)[rows]]
+        self.ranked = [ranked[row] for row in rows]
         self.captions = [captions[row] for row in rows]
+        self.caption_lengths = [lengths[row] for row in rows]
+        self.variable = variable
         self.gathered = True
 
 

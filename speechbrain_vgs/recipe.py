@@ -33,6 +33,7 @@ from speechbrain_vgs.dataio.keywords import (
 )
 from speechbrain_vgs.dataio.manifest import (
     VGS_KEYS,
+    DataError,
     check_sets,
     load_manifest,
     read_json,
@@ -296,13 +297,15 @@ def train_grounding(hparams, run_opts, manifests, replacements, test_sets):
     """Trains and tests a :class:`GroundingBrain`, saves the best model to
     ``<output_folder>/model.ckpt`` (for
     :class:`speechbrain_vgs.inference.GroundingInference`) and exports its
-    speech encoder (see :func:`export_encoder`).
+    speech encoder (see :func:`export_encoder`). With ``init_from`` the
+    model starts from another folder's weights (:func:`init_model`);
+    SpeechBrain's ``--test_only`` then tests them without training.
 
     Arguments
     ---------
     hparams : dict
         Needs what :func:`grounding_datasets`, :func:`train_and_test` and
-        :func:`export_encoder` need.
+        :func:`export_encoder` need; optionally ``init_from``.
     run_opts : RunOptions
         From :func:`load_recipe`.
     manifests : dict
@@ -318,6 +321,8 @@ def train_grounding(hparams, run_opts, manifests, replacements, test_sets):
         The trained brain.
     """
     datasets = grounding_datasets(hparams, manifests, replacements)
+    if hparams.get("init_from") is not None:
+        init_model(hparams["model"], hparams["init_from"])
     brain = train_and_test(
         GroundingBrain, hparams, run_opts, datasets, test_sets
     )
@@ -326,6 +331,59 @@ def train_grounding(hparams, run_opts, manifests, replacements, test_sets):
     )
     export_encoder(hparams, brain.results)
     return brain
+
+
+def init_model(model, folder):
+    """Loads the ``model.ckpt`` of an output folder into ``model``.
+
+    The folder is a grounding or SpeechCLIP recipe's output folder or a
+    converted release (:mod:`speechbrain_vgs.converters`); its model must
+    have the architecture of ``model`` (every entry present, with its
+    shape).
+    Checkpoints of the run's own ``save_folder`` are recovered after this,
+    so a resumed fine-tuning continues from its last checkpoint.
+
+    Arguments
+    ---------
+    model : torch.nn.Module
+        The recipe's ``model``.
+    folder : str
+        The folder holding ``model.ckpt``.
+
+    Raises
+    ------
+    DataError
+        Naming the file, if it is absent, unreadable, or does not fit.
+
+    Example
+    -------
+    >>> folder = getfixture("tmpdir")
+    >>> save_torch(torch.nn.Linear(2, 1).state_dict(), folder / "model.ckpt")
+    >>> init_model(torch.nn.Linear(2, 1), folder)
+    >>> try:
+    ...     init_model(torch.nn.Linear(3, 1), folder)
+    ... except DataError as error:
+    ...     print(str(error).split(": ")[1])
+    does not fit the recipe's model (another architecture than the yaml's?)
+    """
+    path = os.path.join(os.fspath(folder), "model.ckpt")
+    if not os.path.isfile(path):
+        raise DataError(
+            f"{path}: not found (init_from names the output folder of a "
+            "grounding or SpeechCLIP recipe or a converted release)"
+        )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise DataError(f"{path}: cannot be read: {error}") from None
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as error:
+        lines = [x.strip() for x in str(error).splitlines() if x.strip()]
+        raise DataError(
+            f"{path}: does not fit the recipe's model (another architecture "
+            f"than the yaml's?): {' '.join(lines)[:600]}"
+        ) from None
 
 
 def export_encoder(hparams, results):
@@ -425,13 +483,17 @@ def train_speechclip(hparams, run_opts, manifests, replacements, test_sets):
     keywords may only be subwords of the *training* captions. The best
     model goes to ``<output_folder>/model.ckpt``, which, with the
     experiment's ``hyperparams.yaml``, loads through
-    :class:`speechbrain_vgs.inference.SpeechCLIPInference`.
+    :class:`speechbrain_vgs.inference.SpeechCLIPInference`. With
+    ``init_from`` the model (keyword vocabulary included) starts from
+    another folder's weights (:func:`init_model`, e.g. a converted
+    SpeechCLIP release); SpeechBrain's ``--test_only`` then tests them
+    without training.
 
     Arguments
     ---------
     hparams : dict
         Needs ``model``, ``frozen_clip``, ``sorting``, ``output_folder``
-        and what :func:`train_and_test` needs.
+        and what :func:`train_and_test` needs; optionally ``init_from``.
     run_opts : RunOptions
         From :func:`load_recipe`.
     manifests : dict
@@ -460,6 +522,8 @@ def train_speechclip(hparams, run_opts, manifests, replacements, test_sets):
         texts = [entry["text"] for entry in datasets["train"].data.values()]
         vocabulary = clip.subword_vocabulary(texts)
     model.set_vocabulary(vocabulary)
+    if hparams.get("init_from") is not None:
+        init_model(model, hparams["init_from"])
     brain = train_and_test(
         SpeechCLIPBrain, hparams, run_opts, datasets, test_sets
     )

@@ -28,6 +28,11 @@ KEYWORD_KEYS = {
     for prefix in ("", "baseline_")
     for n in (1, 5)
 }
+# counts, not fractions
+KEYWORD_COUNT_KEYS = {
+    "keywords_per_utterance",
+    "caption_subwords_per_utterance",
+}
 
 
 def run_script(script, hparams, output, *overrides, debug=True):
@@ -66,21 +71,26 @@ def check_recall_results(results, expected_sets):
             assert r1 <= r5 <= r10
 
 
-def check_speechclip_results(results, expected_sets, keywords):
+def check_speechclip_results(results, expected_sets, keywords, slots=True):
     """Recall, zero-shot recall and (with ``keywords``) keyword hit rates
-    (mean and per slot, model and baseline) in [0, 1] for each set."""
+    (mean and, for fixed ``slots``, per slot, model and baseline) in
+    [0, 1] for each set, and the mean keyword and caption subword counts
+    (positive)."""
     assert set(results) == set(expected_sets)
     for metrics in results.values():
         assert RECALL_KEYS | ZERO_SHOT_KEYS <= set(metrics)
         assert (KEYWORD_KEYS <= set(metrics)) == keywords
-        assert all(0.0 <= v <= 1.0 for v in metrics.values())
+        assert (KEYWORD_COUNT_KEYS <= set(metrics)) == keywords
+        fractions = set(metrics) - KEYWORD_COUNT_KEYS
+        assert all(0.0 <= metrics[k] <= 1.0 for k in fractions)
         for direction in ("speech_to_image", "image_to_speech"):
             r1, r5, r10 = (metrics[f"{direction}_r{k}"] for k in (1, 5, 10))
             assert r1 <= r5 <= r10
         if keywords:
             assert metrics["keyword_hit_top1"] <= metrics["keyword_hit_top5"]
-            slots = [k for k in metrics if k.startswith("keyword_hit_top1_")]
-            assert len(slots) > 0
+            assert all(metrics[k] > 0 for k in KEYWORD_COUNT_KEYS)
+            per_slot = [k for k in metrics if k.startswith("keyword_hit_top1_")]
+            assert (len(per_slot) > 0) == slots
 
 
 @contextlib.contextmanager

@@ -20,7 +20,12 @@ from speechbrain_vgs.distributed import (
     gather_object,
     gather_with_grad,
 )
-from speechbrain_vgs.figures import plot_keyword_attention, plot_layer_weights
+from speechbrain_vgs.figures import (
+    plot_cif_weights,
+    plot_keyword_attention,
+    plot_layer_weights,
+)
+from speechbrain_vgs.lobes.cif import quantity_loss
 from speechbrain_vgs.lobes.speechclip import ranked_keywords
 from speechbrain_vgs.metrics import KeywordHitStats, zero_shot_recall
 
@@ -49,7 +54,12 @@ class SpeechCLIPBrain(RetrievalBrain):
     ``loss_weights`` (``{branch: weight}``, default 1 each),
     ``keyword_top_n`` (the hit-rate cut-offs, default ``(1, 5)``),
     ``figures_folder`` and ``num_figures`` (test utterances whose keyword
-    attention is plotted, default 3).
+    attention is plotted, default 3), and for a head with a variable
+    number of keywords (CIF, SpeechCLIP+): ``quantity_weight`` (the weight
+    of CIF's quantity loss, default 0.25) and ``quantity_target``
+    (``"frames"``, the default: the head's own target from the number of
+    frames; ``"subwords"``: the number of CLIP subwords of the caption, the
+    authors' ``using_gt_len``).
 
     Batches need ``id``, ``sig``, ``image`` (paths), ``image_idx`` and
     ``text`` (the caption, for zero-shot retrieval and keyword hits).
@@ -62,7 +72,9 @@ class SpeechCLIPBrain(RetrievalBrain):
     every caption of the set (zero-shot speech<->text recall, a caption of
     the same image counts as correct) and, for cascaded keywords, against
     its caption's subwords (keyword hit rate, with the most-frequent-subword
-    baseline). At test time the keywords of every utterance go to
+    baseline; padded keyword slots never count), and the mean number of
+    keywords per utterance is reported next to the mean number of caption
+    subwords. At test time the keywords of every utterance go to
     ``keywords_<set>.json`` next to ``results_file``, figures (keyword
     attention, layer weights) to ``figures_folder``, and the examples page
     (``examples.html``, see
@@ -78,6 +90,8 @@ class SpeechCLIPBrain(RetrievalBrain):
         "keyword_top_n": (1, 5),
         "figures_folder": None,
         "num_figures": 3,
+        "quantity_weight": 0.25,
+        "quantity_target": "frames",
     }
     MODULES_NEEDED = ("model", "loss")
     SHARDED_EVALUATION = True
@@ -89,6 +103,20 @@ class SpeechCLIPBrain(RetrievalBrain):
             raise HparamsError(
                 f"retrieval_branch is {branch!r}, but the model's head has "
                 f"the branches {self.speechclip.branches}"
+            )
+        target = self.hparams.quantity_target
+        if target not in ("frames", "subwords"):
+            raise HparamsError(
+                f"quantity_target is {target!r}; use 'frames' or 'subwords'"
+            )
+        self.variable_keywords = getattr(
+            self.speechclip.head, "variable_keywords", False
+        )
+        if target == "subwords" and not self.variable_keywords:
+            raise HparamsError(
+                "quantity_target is 'subwords', but the model's head has a "
+                "fixed number of keywords (use a CIF head, e.g. "
+                "CascadedPlusHead)"
             )
         self.text_cache = {}
         upstream = self.speechclip.upstream
@@ -128,21 +156,34 @@ class SpeechCLIPBrain(RetrievalBrain):
 
     def compute_forward(self, batch, stage):
         """Embeds the (augmented) speech; looks up the (cached) CLIP image
-        embeddings, replicated as the augmentation replicates the speech."""
+        embeddings, replicated as the augmentation replicates the speech;
+        with ``quantity_target: subwords``, the captions' subword counts
+        are the keyword targets."""
         batch = batch.to(self.device)
         wavs, lengths = batch.sig
-        images = self.hparams.frozen_clip.image_embeddings(batch.image)
+        clip = self.hparams.frozen_clip
+        images = clip.image_embeddings(batch.image)
         image_ids = torch.as_tensor(batch.image_idx, device=self.device)
+        targets = None
+        if self.hparams.quantity_target == "subwords":
+            targets = torch.tensor(
+                [len(clip.tokenizer.encode(text)) for text in batch.text],
+                device=self.device,
+            )
         augment = self.hparams.wav_augment
         if stage == sb.Stage.TRAIN and augment is not None:
             wavs, lengths = augment(wavs, lengths)
             images = augment.replicate_labels(images)
             image_ids = augment.replicate_labels(image_ids)
-        output = self.modules.model(wavs, lengths)
+            if targets is not None:
+                targets = augment.replicate_labels(targets)
+        output = self.modules.model(wavs, lengths, keyword_targets=targets)
         return output, images, image_ids
 
     def compute_objectives(self, predictions, batch, stage):
-        """Weighted InfoNCE of each branch; evaluation stats out of training."""
+        """Weighted InfoNCE of each branch, plus ``quantity_weight`` times
+        CIF's quantity loss for a CIF head; evaluation stats out of
+        training."""
         output, images, image_ids = predictions
         if stage != sb.Stage.TRAIN:
             self.append_evaluation(batch, output, images, image_ids)
@@ -158,6 +199,10 @@ class SpeechCLIPBrain(RetrievalBrain):
             sim = speech.float() @ images.float().t()
             loss = loss + weights.get(branch, 1.0) * self.modules.loss(
                 sim, image_ids
+            )
+        if output.weight_sum is not None:
+            loss = loss + self.hparams.quantity_weight * quantity_loss(
+                output.weight_sum, output.keyword_targets
             )
         return loss
 
@@ -194,12 +239,20 @@ class SpeechCLIPBrain(RetrievalBrain):
             output.scores, clip.vocabulary, max(self.keyword_top_n)
         ).cpu()
         captions = [clip.tokenizer.encode(text) for text in batch.text]
-        self.keyword_stats.append(batch.id, ranked, captions)
+        counts = output.num_keywords.tolist()
+        self.keyword_stats.append(
+            batch.id,
+            ranked,
+            captions,
+            counts if self.variable_keywords else None,
+        )
         decode = self.decode_token
-        for utt_id, text, slots in zip(batch.id, batch.text, ranked.tolist()):
+        for utt_id, text, slots, count in zip(
+            batch.id, batch.text, ranked.tolist(), counts
+        ):
             self.keywords[utt_id] = {
                 "text": text,
-                "keywords": [[decode(i) for i in slot] for slot in slots],
+                "keywords": [[decode(i) for i in s] for s in slots[:count]],
             }
         wavs, wav_lens = batch.sig
         num_figures = self.hparams.num_figures
@@ -210,14 +263,17 @@ class SpeechCLIPBrain(RetrievalBrain):
                 round(output.lengths[b].item() * output.attention.shape[-1])
             )
             seconds = wav_lens[b].item() * wavs.shape[1] / SAMPLE_RATE
-            self.examples.append(
-                {
-                    "id": batch.id[b],
-                    "attention": output.attention[b, :, :frames].float().cpu(),
-                    "keywords": self.keywords[batch.id[b]]["keywords"],
-                    "frame_shift": seconds / max(frames, 1),
-                }
-            )
+            count = counts[b]
+            example = {
+                "id": batch.id[b],
+                "attention": output.attention[b, :count, :frames].float().cpu(),
+                "keywords": self.keywords[batch.id[b]]["keywords"],
+                "frame_shift": seconds / max(frames, 1),
+            }
+            if output.frame_weights is not None:
+                weights = output.frame_weights[b, :frames].float().cpu()
+                example["frame_weights"] = weights
+            self.examples.append(example)
 
     def decode_token(self, token_id):
         """The text of one CLIP token (word-final marks removed)."""
@@ -248,7 +304,8 @@ class SpeechCLIPBrain(RetrievalBrain):
         groups = {image: g for g, image in enumerate(dict.fromkeys(images))}
         stats.update(
             zero_shot_recall(
-                speech @ texts.t(),
+                speech,
+                texts,
                 torch.tensor([groups[i] for i in images]),
                 torch.tensor([groups[i] for i, _ in pairs]),
                 ks=self.retrieval_stats.ks,
@@ -256,6 +313,7 @@ class SpeechCLIPBrain(RetrievalBrain):
         )
         if self.keyword_stats is not None:
             stats.update(self.keyword_stats.summarize())
+            stats.update(self.keyword_stats.count_summary())
         return stats
 
     def valid_log_meta(self):
@@ -300,12 +358,23 @@ class SpeechCLIPBrain(RetrievalBrain):
             title="Learned weights of the upstream's hidden states",
         )
         for example, path in zip(self.examples, attention):
+            title = self.keywords[example["id"]]["text"]
+            if "frame_weights" in example:
+                plot_cif_weights(
+                    example["frame_weights"],
+                    example["attention"],
+                    example["keywords"],
+                    example["frame_shift"],
+                    path,
+                    title=title,
+                )
+                continue
             plot_keyword_attention(
                 example["attention"],
                 example["keywords"],
                 example["frame_shift"],
                 path,
-                title=self.keywords[example["id"]]["text"],
+                title=title,
             )
 
     def figure_paths(self):

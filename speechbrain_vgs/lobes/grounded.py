@@ -43,7 +43,7 @@ from torch import nn
 
 from speechbrain_vgs.checkpoints import replaced_folder
 from speechbrain_vgs.lobes.audio import DAVEnet, ResDAVEnet
-from speechbrain_vgs.lobes.features import LogMel
+from speechbrain_vgs.lobes.features import LibrosaLogMel, LogMel
 from speechbrain_vgs.lobes.frozen import exclude_from_state_dict
 from speechbrain_vgs.lobes.ssl import SSLUpstream, export_hubert
 
@@ -54,7 +54,7 @@ WEIGHTED = "weighted"
 OUTPUT_SHIFT_MS = 10
 # What an export may name (configs are data: nothing else is constructed).
 ENCODER_CLASSES = {"ResDAVEnet": ResDAVEnet, "DAVEnet": DAVEnet}
-FEATURE_CLASSES = {"LogMel": LogMel}
+FEATURE_CLASSES = {"LogMel": LogMel, "LibrosaLogMel": LibrosaLogMel}
 
 
 def export_speech_encoder(folder, encoder, compute_features=None, info=None):
@@ -70,7 +70,7 @@ def export_speech_encoder(folder, encoder, compute_features=None, info=None):
         :class:`~speechbrain_vgs.lobes.audio.DAVEnet` (with
         ``compute_features``), or a SpeechCLIP upstream
         (:class:`~speechbrain_vgs.lobes.ssl.SSLUpstream`).
-    compute_features : LogMel, optional
+    compute_features : LogMel or LibrosaLogMel, optional
         The features the convolutional encoder reads.
     info : dict, optional
         JSON-serialisable facts about the model (recipe, metrics), kept
@@ -104,11 +104,15 @@ def export_speech_encoder(folder, encoder, compute_features=None, info=None):
                 f"cannot export a {name}: exportable speech encoders are "
                 f"{sorted(ENCODER_CLASSES)} and SSLUpstream"
             )
-        if not isinstance(compute_features, LogMel):
-            raise TypeError(f"{name} needs its LogMel compute_features")
+        features_name = type(compute_features).__name__
+        if FEATURE_CLASSES.get(features_name) is not type(compute_features):
+            raise TypeError(
+                f"{name} needs its compute_features, one of "
+                f"{sorted(FEATURE_CLASSES)}"
+            )
         description["encoder"] = {"class": name, "config": encoder.config}
         description["features"] = {
-            "class": "LogMel",
+            "class": features_name,
             "config": compute_features.config,
         }
         weights = {
@@ -138,7 +142,7 @@ def load_speech_encoder(folder, freeze=True):
 
     Returns
     -------
-    compute_features : LogMel or None
+    compute_features : LogMel, LibrosaLogMel or None
     encoder : torch.nn.Module
 
     Raises

@@ -15,12 +15,23 @@
 * :class:`HybridHead` (SpeechCLIP+ Hybrid): one shared attention layer over
   ``[parallel CLS, K keyword CLS, frames]``; the parallel CLS gives the
   parallel embedding (Linear, L2 norm), the keyword CLS the cascaded path.
+* :class:`CascadedPlusHead` (SpeechCLIP+ Cascaded+): one attention layer
+  over the frames (no CLS), then :class:`~speechbrain_vgs.lobes.cif.CIF`
+  fires a variable number of keyword vectors per utterance, which a
+  :class:`VariableKeywordSelector` quantises (one BatchNorm1d over the
+  token width, valid keywords only; the same cosine and straight-through
+  one-hot); CLIP's end token follows each utterance's own keywords.
+* :class:`HybridPlusHead` (SpeechCLIP+ Hybrid+): one attention layer over
+  ``[parallel CLS, frames]``; the CLS gives the parallel embedding, the
+  frames the Cascaded+ path.
 
 The head contract: a head declares its ``branches`` (``("parallel",)``,
 ``("cascaded",)`` or both), is called as ``head(frames, lengths,
 vocabulary_embeddings, vocabulary)`` (the vocabulary only matters to a
 cascaded branch) and returns a :class:`HeadOutput`, whose fields of a
-branch it lacks are ``None``.
+branch it lacks are ``None``. A head with a variable number of keywords
+(``variable_keywords = True``) also takes ``keyword_targets`` (target
+counts ``[B]``) and fills ``num_keywords`` and the CIF fields.
 
 Padded frames (beyond ``round(length * T)``) are masked out of attention,
 so they never change the outputs. The vocabulary is given at ``forward``
@@ -139,6 +150,48 @@ def select_keywords(vectors, vocabulary_embeddings, tau, straight_through):
     return keywords, indices, cosine.detach()
 
 
+def projection(input_dim, output_dim, hidden_dims=(), dropout=0.1):
+    """A Linear, or an MLP through ``hidden_dims`` widths (ReLU and dropout
+    after each of its layers but the last), as SpeechCLIP+'s Large models
+    project keywords and parallel embeddings.
+
+    Arguments
+    ---------
+    input_dim : int
+        Input width.
+    output_dim : int
+        Output width.
+    hidden_dims : sequence of int
+        Widths of the hidden layers (none: a single Linear).
+    dropout : float
+        Dropout after each hidden layer.
+
+    Returns
+    -------
+    torch.nn.Module
+        ``nn.Linear``, or ``nn.Sequential`` of ``Linear, ReLU, Dropout``
+        groups ending with a ``Linear`` (its Linears at indices 0, 3, ...).
+
+    Example
+    -------
+    >>> projection(8, 4)
+    Linear(in_features=8, out_features=4, bias=True)
+    >>> [type(m).__name__ for m in projection(8, 4, hidden_dims=(6,))]
+    ['Linear', 'ReLU', 'Dropout', 'Linear']
+    """
+    if not hidden_dims:
+        return nn.Linear(input_dim, output_dim)
+    widths = [input_dim, *hidden_dims, output_dim]
+    layers = []
+    for width_in, width_out in zip(widths[:-1], widths[1:]):
+        layers += [
+            nn.Linear(width_in, width_out),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+        ]
+    return nn.Sequential(*layers[:-2])
+
+
 class AttentionAndNorm(nn.Module):
     """Self-attention with a residual connection and LayerNorm (no FFN).
 
@@ -192,11 +245,75 @@ class AttentionAndNorm(nn.Module):
         return self.norm(x + out), weights
 
 
+class EncoderLayerAndNorm(nn.Module):
+    """One post-LN transformer encoder layer (GELU) and a final LayerNorm,
+    with the layer's attention weights: :class:`AttentionAndNorm` with a
+    feed-forward block (SpeechCLIP+'s Large SpokenCOCO hybrid).
+
+    Arguments
+    ---------
+    dim : int
+        Feature dimension.
+    num_heads : int
+        Attention heads.
+    ffn_dim : int
+        Feed-forward width.
+    dropout : float
+        Dropout of the layer.
+
+    Example
+    -------
+    >>> layer = EncoderLayerAndNorm(4, ffn_dim=8).eval()
+    >>> padding = torch.tensor([[False, False, True]])
+    >>> out, weights = layer(torch.randn(1, 3, 4), padding)
+    >>> out.shape, weights.shape
+    (torch.Size([1, 3, 4]), torch.Size([1, 3, 3]))
+    """
+
+    def __init__(self, dim, num_heads=1, ffn_dim=3072, dropout=0.1):
+        super().__init__()
+        self.encoder = nn.TransformerEncoderLayer(
+            dim,
+            num_heads,
+            dim_feedforward=ffn_dim,
+            dropout=dropout,
+            activation="gelu",
+            batch_first=True,
+            norm_first=False,
+        )
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, x, key_padding_mask):
+        """Runs the layer, padded positions ignored as keys.
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            ``[B, L, D]``.
+        key_padding_mask : torch.Tensor
+            Boolean ``[B, L]``, True on padding.
+
+        Returns
+        -------
+        out : torch.Tensor
+            ``[B, L, D]``.
+        weights : torch.Tensor
+            The layer's attention weights ``[B, L, L]`` (averaged over
+            heads).
+        """
+        _, weights = self.encoder.self_attn(
+            x, x, x, key_padding_mask=key_padding_mask, need_weights=True
+        )
+        out = self.encoder(x, src_key_padding_mask=key_padding_mask)
+        return self.norm(out), weights
+
+
 class KeywordSelector(nn.Module):
     """SpeechCLIP's keyword quantiser: Linear, BatchNorm, cosine, one-hot.
 
-    The ``K`` keyword outputs are projected to CLIP's token width, flattened
-    to one ``K * token_dim`` vector per item for ``BatchNorm1d`` (index
+    The ``K`` keyword outputs are projected to CLIP's token width (a
+    Linear, or an MLP, see :func:`projection`), flattened to one
+    ``K * token_dim`` vector per item for ``BatchNorm1d`` (index
     ``k * token_dim + w``), compared by cosine with the vocabulary
     embeddings, and replaced by the closest one (see
     :func:`select_keywords`; straight-through in training).
@@ -211,6 +328,10 @@ class KeywordSelector(nn.Module):
         Number of keywords ``K``.
     tau : float
         Softmax temperature of the cosine similarities.
+    hidden_dims : sequence of int
+        Hidden widths of the projection (none: a Linear).
+    dropout : float
+        Dropout between the projection's layers.
 
     Example
     -------
@@ -229,11 +350,19 @@ class KeywordSelector(nn.Module):
     True
     """
 
-    def __init__(self, input_dim, token_dim, num_keywords=8, tau=0.1):
+    def __init__(
+        self,
+        input_dim,
+        token_dim,
+        num_keywords=8,
+        tau=0.1,
+        hidden_dims=(),
+        dropout=0.1,
+    ):
         super().__init__()
         self.num_keywords = num_keywords
         self.tau = tau
-        self.projection = nn.Linear(input_dim, token_dim)
+        self.projection = projection(input_dim, token_dim, hidden_dims, dropout)
         self.batchnorm = nn.BatchNorm1d(num_keywords * token_dim)
 
     @torch.no_grad()
@@ -322,6 +451,16 @@ class HeadOutput(NamedTuple):
     ``[B, K]``, the cosine ``scores`` of each keyword to each vocabulary
     entry ``[B, K, V]`` and the ``attention`` of each keyword CLS over the
     frames ``[B, K, T]``.
+
+    A head with a variable number of keywords (CIF) pads the keyword
+    dimension to the batch's largest count ``K`` and also gives
+    ``num_keywords`` ``[B]`` (long; item ``b``'s keywords are its first
+    ``num_keywords[b]``; padded slots hold zero ``keywords``, ``token_ids``
+    -1 and zero ``scores``), ``attention`` being the weight of each frame
+    in each keyword; ``frame_weights``, the CIF weight of each frame
+    ``[B, T]``; ``weight_sum``, the sum of the predicted (unscaled) CIF
+    weights ``[B]``; and ``keyword_targets``, the target counts of the
+    quantity loss ``[B]``. Fixed-slot heads leave these ``None``.
     """
 
     parallel: torch.Tensor | None = None
@@ -329,6 +468,10 @@ class HeadOutput(NamedTuple):
     token_ids: torch.Tensor | None = None
     scores: torch.Tensor | None = None
     attention: torch.Tensor | None = None
+    num_keywords: torch.Tensor | None = None
+    frame_weights: torch.Tensor | None = None
+    weight_sum: torch.Tensor | None = None
+    keyword_targets: torch.Tensor | None = None
 
 
 class ParallelHead(nn.Module):
@@ -425,7 +568,10 @@ class CascadedHead(nn.Module):
     num_heads : int
         Attention heads (1 in SpeechCLIP).
     dropout : float
-        Dropout of the attention weights.
+        Dropout of the attention weights (and of an MLP projection).
+    keyword_hidden_dims : sequence of int
+        Hidden widths of the keyword projection (none: a Linear, as in
+        SpeechCLIP; see :func:`projection`).
 
     Example
     -------
@@ -450,11 +596,19 @@ class CascadedHead(nn.Module):
         tau=0.1,
         num_heads=1,
         dropout=0.1,
+        keyword_hidden_dims=(),
     ):
         super().__init__()
         self.cls = nn.Parameter(torch.randn(num_keywords, input_dim))
         self.attention = AttentionAndNorm(input_dim, num_heads, dropout)
-        self.selector = KeywordSelector(input_dim, token_dim, num_keywords, tau)
+        self.selector = KeywordSelector(
+            input_dim,
+            token_dim,
+            num_keywords,
+            tau,
+            keyword_hidden_dims,
+            dropout,
+        )
 
     def init_batchnorm(self, token_embedding_weight):
         """See :meth:`KeywordSelector.init_batchnorm`.
@@ -500,9 +654,11 @@ class CascadedHead(nn.Module):
 class HybridHead(CascadedHead):
     """SpeechCLIP+'s hybrid head: parallel and cascaded on one attention.
 
-    One attention layer (residual + LayerNorm) runs over ``[parallel CLS,
-    K keyword CLS, frames]``; the parallel CLS output goes through a Linear
-    to CLIP's embedding width and is L2-normalised, the keyword outputs go
+    One attention layer (residual + LayerNorm; with ``ffn_dim``, a
+    transformer encoder layer and a LayerNorm, :class:`EncoderLayerAndNorm`)
+    runs over ``[parallel CLS, K keyword CLS, frames]``; the parallel CLS
+    output goes through a Linear (or an MLP, see :func:`projection`) to
+    CLIP's embedding width and is L2-normalised, the keyword outputs go
     through a :class:`KeywordSelector`.
 
     Arguments
@@ -520,7 +676,15 @@ class HybridHead(CascadedHead):
     num_heads : int
         Attention heads of the shared layer.
     dropout : float
-        Dropout of the attention weights.
+        Dropout of the shared layer (and of MLP projections).
+    keyword_hidden_dims : sequence of int
+        Hidden widths of the keyword projection (none: a Linear).
+    parallel_hidden_dims : sequence of int
+        Hidden widths of the parallel projection (none: a Linear).
+    ffn_dim : int, optional
+        With it, the shared layer is a transformer encoder layer of that
+        feed-forward width and a LayerNorm (SpeechCLIP+'s Large SpokenCOCO
+        hybrid) instead of attention and LayerNorm.
 
     Example
     -------
@@ -545,13 +709,28 @@ class HybridHead(CascadedHead):
         tau=0.1,
         num_heads=1,
         dropout=0.1,
+        keyword_hidden_dims=(),
+        parallel_hidden_dims=(),
+        ffn_dim=None,
     ):
         super().__init__(
-            input_dim, token_dim, num_keywords, tau, num_heads, dropout
+            input_dim,
+            token_dim,
+            num_keywords,
+            tau,
+            num_heads,
+            dropout,
+            keyword_hidden_dims,
         )
         # One more CLS in front of the K keyword CLS: the parallel summary.
         self.cls = nn.Parameter(torch.randn(1 + num_keywords, input_dim))
-        self.projection = nn.Linear(input_dim, output_dim)
+        if ffn_dim is not None:
+            self.attention = EncoderLayerAndNorm(
+                input_dim, num_heads, ffn_dim, dropout
+            )
+        self.projection = projection(
+            input_dim, output_dim, parallel_hidden_dims, dropout
+        )
 
     def forward(self, features, lengths, vocabulary_embeddings, vocabulary):
         """Parallel embedding and ``K`` keyword tokens per utterance.
@@ -583,6 +762,379 @@ class HybridHead(CascadedHead):
         return HeadOutput(embeddings, keywords, token_ids, scores, attention)
 
 
+class VariableKeywordSelector(nn.Module):
+    """SpeechCLIP+'s keyword quantiser for a variable number of keywords:
+    Linear (or MLP, see :func:`projection`) to CLIP's token width, one
+    ``BatchNorm1d(token_dim)`` shared by
+    all keywords (its statistics over the batch's valid keywords only),
+    then the cosine and one-hot of :func:`select_keywords`.
+
+    Arguments
+    ---------
+    input_dim : int
+        Dimension of the keyword vectors.
+    token_dim : int
+        CLIP's token-embedding width.
+    tau : float
+        Softmax temperature of the cosine similarities.
+    hidden_dims : sequence of int
+        Hidden widths of the projection (none: a Linear).
+    dropout : float
+        Dropout between the projection's layers.
+
+    Example
+    -------
+    >>> selector = VariableKeywordSelector(6, 4).eval()
+    >>> table = torch.randn(10, 4)
+    >>> selector.init_batchnorm(table)
+    >>> keywords, token_ids, scores = selector(
+    ...     torch.randn(2, 3, 6), torch.tensor([3, 1]), table,
+    ...     torch.arange(10, 20))
+    >>> keywords.shape, scores.shape
+    (torch.Size([2, 3, 4]), torch.Size([2, 3, 10]))
+    >>> token_ids[1, 1:]  # padded slots
+    tensor([-1, -1])
+    """
+
+    def __init__(
+        self, input_dim, token_dim, tau=0.1, hidden_dims=(), dropout=0.1
+    ):
+        super().__init__()
+        self.tau = tau
+        self.projection = projection(input_dim, token_dim, hidden_dims, dropout)
+        self.batchnorm = nn.BatchNorm1d(token_dim)
+
+    @torch.no_grad()
+    def init_batchnorm(self, token_embedding_weight):
+        """Sets BatchNorm's gamma/beta to the table's per-dimension
+        std/mean (over its rows, unbiased std).
+
+        Arguments
+        ---------
+        token_embedding_weight : torch.Tensor
+            Token-embedding table ``[V, token_dim]``.
+        """
+        table = token_embedding_weight.detach().float()
+        expected = self.batchnorm.num_features
+        if table.dim() != 2 or table.shape[1] != expected:
+            raise ValueError(
+                f"the token table must be [V, {expected}], got "
+                f"{list(table.shape)}"
+            )
+        self.batchnorm.weight.copy_(table.std(dim=0))
+        self.batchnorm.bias.copy_(table.mean(dim=0))
+
+    def forward(
+        self, keyword_vectors, num_keywords, vocabulary_embeddings, vocabulary
+    ):
+        """Selects one vocabulary token per valid keyword vector.
+
+        Arguments
+        ---------
+        keyword_vectors : torch.Tensor
+            ``[B, K, input_dim]``, padded beyond each item's count.
+        num_keywords : torch.Tensor
+            Valid keywords per item ``[B]`` (long).
+        vocabulary_embeddings : torch.Tensor
+            Embeddings of the allowed tokens ``[V, token_dim]``.
+        vocabulary : torch.Tensor
+            Their token ids ``[V]`` (long).
+
+        Returns
+        -------
+        keywords : torch.Tensor
+            The selected token embeddings ``[B, K, token_dim]`` (zero on
+            padded slots; straight-through gradients in training).
+        token_ids : torch.Tensor
+            Their token ids ``[B, K]`` (-1 on padded slots).
+        scores : torch.Tensor
+            Cosine of each keyword to each vocabulary entry ``[B, K, V]``
+            (detached; zero on padded slots).
+        """
+        if vocabulary_embeddings.shape[0] != vocabulary.shape[0]:
+            raise ValueError(
+                f"{vocabulary_embeddings.shape[0]} vocabulary embeddings for "
+                f"{vocabulary.shape[0]} vocabulary token ids"
+            )
+        batch, size, _ = keyword_vectors.shape
+        slots = torch.arange(size, device=keyword_vectors.device)
+        valid = slots[None, :] < num_keywords.to(slots.device)[:, None]
+        vectors = self.batchnorm(self.projection(keyword_vectors[valid]))
+        chosen, indices, cosine = select_keywords(
+            vectors[None], vocabulary_embeddings, self.tau, self.training
+        )
+        keywords = chosen.new_zeros(batch, size, chosen.shape[-1])
+        keywords[valid] = chosen[0]
+        token_ids = torch.full_like(slots, -1).expand(batch, -1).clone()
+        token_ids[valid] = vocabulary.to(indices.device)[indices[0]]
+        scores = cosine.new_zeros(batch, size, cosine.shape[-1])
+        scores[valid] = cosine[0]
+        return keywords, token_ids, scores
+
+
+class CascadedPlusHead(nn.Module):
+    """SpeechCLIP+'s Cascaded+ head: attention over the frames, then one
+    keyword per vector that CIF fires.
+
+    One attention layer (residual + LayerNorm, no FFN, no CLS) runs over
+    the frames; :class:`~speechbrain_vgs.lobes.cif.CIF` integrates its
+    outputs into a variable number of vectors, scaled to ``keyword_targets``
+    while the CIF scales (by default ``round(valid frames /
+    frames_per_keyword)``: 20 HuBERT frames of 20 ms, 2.5 keywords a
+    second, as in SpeechCLIP+); a :class:`VariableKeywordSelector` turns
+    each into a CLIP token. Call :meth:`init_batchnorm` with CLIP's token
+    table (or the vocabulary embeddings) before training.
+
+    Arguments
+    ---------
+    input_dim : int
+        Dimension of the frames (HuBERT width).
+    token_dim : int
+        CLIP's token-embedding width.
+    cif : speechbrain_vgs.lobes.cif.CIF
+        The integrate-and-fire module (``input_dim`` wide).
+    tau : float
+        Softmax temperature of the cosine similarities.
+    num_heads : int
+        Attention heads (8 in SpeechCLIP+, 1 in its Cascaded+ Base).
+    dropout : float
+        Dropout of the attention weights.
+    frames_per_keyword : float
+        Frames per keyword of the default targets.
+    keyword_hidden_dims : sequence of int
+        Hidden widths of the keyword projection (none: a Linear; SpeechCLIP+
+        Large: ``[1024]``, see :func:`projection`).
+
+    Example
+    -------
+    >>> from speechbrain_vgs.lobes.cif import CIF
+    >>> head = CascadedPlusHead(8, 4, CIF(8), num_heads=2).eval()
+    >>> table = torch.randn(10, 4)
+    >>> head.init_batchnorm(table)
+    >>> out = head(torch.randn(3, 60, 8), torch.tensor([1.0, 0.6, 0.2]),
+    ...            table, torch.arange(10))
+    >>> K = int(out.num_keywords.max())
+    >>> out.keywords.shape == (3, K, 4), out.attention.shape == (3, K, 60)
+    (True, True)
+    >>> out.keyword_targets  # round(valid frames / 20)
+    tensor([3., 2., 1.])
+    """
+
+    branches = ("cascaded",)
+    variable_keywords = True
+
+    def __init__(
+        self,
+        input_dim,
+        token_dim,
+        cif,
+        tau=0.1,
+        num_heads=8,
+        dropout=0.1,
+        frames_per_keyword=20,
+        keyword_hidden_dims=(),
+    ):
+        super().__init__()
+        self.frames_per_keyword = frames_per_keyword
+        self.attention = AttentionAndNorm(input_dim, num_heads, dropout)
+        self.cif = cif
+        self.selector = VariableKeywordSelector(
+            input_dim, token_dim, tau, keyword_hidden_dims, dropout
+        )
+
+    def init_batchnorm(self, token_embedding_weight):
+        """See :meth:`VariableKeywordSelector.init_batchnorm`.
+
+        Arguments
+        ---------
+        token_embedding_weight : torch.Tensor
+            Token-embedding table ``[V, token_dim]``.
+        """
+        self.selector.init_batchnorm(token_embedding_weight)
+
+    def forward(
+        self,
+        features,
+        lengths,
+        vocabulary_embeddings,
+        vocabulary,
+        keyword_targets=None,
+    ):
+        """Selects a variable number of keyword tokens per utterance.
+
+        Arguments
+        ---------
+        features : torch.Tensor
+            Frames ``[B, T, input_dim]``.
+        lengths : torch.Tensor or None
+            Relative lengths ``[B]``.
+        vocabulary_embeddings : torch.Tensor
+            Embeddings of the allowed tokens ``[V, token_dim]``.
+        vocabulary : torch.Tensor
+            Their token ids ``[V]``.
+        keyword_targets : torch.Tensor, optional
+            Target keyword counts ``[B]`` (e.g. the captions' subword
+            counts); default ``round(valid frames / frames_per_keyword)``.
+
+        Returns
+        -------
+        HeadOutput
+            The keyword fields, ``num_keywords`` and the CIF fields.
+        """
+        no_tokens = features.new_zeros(0, features.shape[-1])
+        x, padding = prepend_tokens(no_tokens, features, lengths)
+        x, _ = self.attention(x, padding)
+        return self.keywords_of_frames(
+            x,
+            lengths,
+            (~padding).sum(dim=1),
+            vocabulary_embeddings,
+            vocabulary,
+            keyword_targets,
+        )
+
+    def keywords_of_frames(
+        self,
+        frames,
+        lengths,
+        valid_frames,
+        vocabulary_embeddings,
+        vocabulary,
+        keyword_targets,
+    ):
+        """CIF, then one keyword per fired vector (see :meth:`forward`)."""
+        if keyword_targets is None:
+            keyword_targets = torch.round(
+                valid_frames.float() / self.frames_per_keyword
+            )
+        cif = self.cif(frames, lengths, keyword_targets)
+        keywords, token_ids, scores = self.selector(
+            cif.vectors, cif.num_fired, vocabulary_embeddings, vocabulary
+        )
+        return HeadOutput(
+            None,
+            keywords,
+            token_ids,
+            scores,
+            cif.weights,
+            cif.num_fired,
+            cif.alpha,
+            cif.weight_sum,
+            keyword_targets,
+        )
+
+
+class HybridPlusHead(CascadedPlusHead):
+    """SpeechCLIP+'s Hybrid+ head: a parallel CLS and the Cascaded+ path
+    on one attention layer.
+
+    The attention layer (residual + LayerNorm) runs over ``[parallel CLS,
+    frames]``; the CLS output goes through a Linear to CLIP's embedding
+    width and is L2-normalised, the frame outputs take the Cascaded+ path
+    (:class:`CascadedPlusHead`).
+
+    Arguments
+    ---------
+    input_dim : int
+        Dimension of the frames (HuBERT width).
+    token_dim : int
+        CLIP's token-embedding width.
+    output_dim : int
+        CLIP's embedding width.
+    cif : speechbrain_vgs.lobes.cif.CIF
+        The integrate-and-fire module (``input_dim`` wide).
+    tau : float
+        Softmax temperature of the cosine similarities.
+    num_heads : int
+        Attention heads (8 in SpeechCLIP+).
+    dropout : float
+        Dropout of the attention weights.
+    frames_per_keyword : float
+        Frames per keyword of the default targets.
+    keyword_hidden_dims : sequence of int
+        Hidden widths of the keyword projection (none: a Linear).
+
+    Example
+    -------
+    >>> from speechbrain_vgs.lobes.cif import CIF
+    >>> head = HybridPlusHead(8, 4, 6, CIF(8), num_heads=2).eval()
+    >>> table = torch.randn(10, 4)
+    >>> head.init_batchnorm(table)
+    >>> out = head(torch.randn(3, 60, 8), None, table, torch.arange(10))
+    >>> out.parallel.shape, out.num_keywords.shape
+    (torch.Size([3, 6]), torch.Size([3]))
+    """
+
+    branches = ("parallel", "cascaded")
+
+    def __init__(
+        self,
+        input_dim,
+        token_dim,
+        output_dim,
+        cif,
+        tau=0.1,
+        num_heads=8,
+        dropout=0.1,
+        frames_per_keyword=20,
+        keyword_hidden_dims=(),
+    ):
+        super().__init__(
+            input_dim,
+            token_dim,
+            cif,
+            tau,
+            num_heads,
+            dropout,
+            frames_per_keyword,
+            keyword_hidden_dims,
+        )
+        self.cls = nn.Parameter(torch.randn(1, input_dim))
+        self.projection = nn.Linear(input_dim, output_dim)
+
+    def forward(
+        self,
+        features,
+        lengths,
+        vocabulary_embeddings,
+        vocabulary,
+        keyword_targets=None,
+    ):
+        """Parallel embedding and a variable number of keyword tokens per
+        utterance (arguments as :meth:`CascadedPlusHead.forward`).
+
+        Arguments
+        ---------
+        features : torch.Tensor
+            Frames ``[B, T, input_dim]``.
+        lengths : torch.Tensor or None
+            Relative lengths ``[B]``.
+        vocabulary_embeddings : torch.Tensor
+            Embeddings of the allowed tokens ``[V, token_dim]``.
+        vocabulary : torch.Tensor
+            Their token ids ``[V]``.
+        keyword_targets : torch.Tensor, optional
+            Target keyword counts ``[B]``.
+
+        Returns
+        -------
+        HeadOutput
+            All fields.
+        """
+        x, padding = prepend_tokens(self.cls, features, lengths)
+        x, _ = self.attention(x, padding)
+        embeddings = F.normalize(self.projection(x[:, 0]), dim=-1)
+        out = self.keywords_of_frames(
+            x[:, 1:],
+            lengths,
+            (~padding[:, 1:]).sum(dim=1),
+            vocabulary_embeddings,
+            vocabulary,
+            keyword_targets,
+        )
+        return out._replace(parallel=embeddings)
+
+
 class SpeechCLIPOutput(NamedTuple):
     """What :class:`SpeechCLIP` computes for a batch of utterances.
 
@@ -590,7 +1142,12 @@ class SpeechCLIPOutput(NamedTuple):
     ``[B, embedding_dim]`` (``None`` when the head has no such branch);
     ``token_ids`` ``[B, K]``, ``scores`` ``[B, K, V]`` and ``attention``
     ``[B, K, T]`` describe the cascaded keywords (``None`` for a parallel
-    head); ``lengths`` are the relative frame lengths of ``attention``.
+    head); ``lengths`` are the relative frame lengths of ``attention``;
+    ``num_keywords`` ``[B]`` counts each item's keywords (``K`` for a
+    fixed-slot head; a CIF head pads the slots beyond it, see
+    :class:`HeadOutput`). ``frame_weights``, ``weight_sum`` and
+    ``keyword_targets`` are a CIF head's (see :class:`HeadOutput`),
+    ``None`` otherwise.
     """
 
     parallel: torch.Tensor | None
@@ -599,6 +1156,10 @@ class SpeechCLIPOutput(NamedTuple):
     scores: torch.Tensor | None
     attention: torch.Tensor | None
     lengths: torch.Tensor
+    num_keywords: torch.Tensor | None = None
+    frame_weights: torch.Tensor | None = None
+    weight_sum: torch.Tensor | None = None
+    keyword_targets: torch.Tensor | None = None
 
 
 class SpeechCLIP(nn.Module):
@@ -664,7 +1225,7 @@ class SpeechCLIP(nn.Module):
         if "cascaded" in self.branches:
             self.head.init_batchnorm(self.clip.vocabulary_embeddings)
 
-    def forward(self, wavs, lengths=None):
+    def forward(self, wavs, lengths=None, keyword_targets=None):
         """Embeds a padded batch of waveforms.
 
         Arguments
@@ -673,6 +1234,9 @@ class SpeechCLIP(nn.Module):
             Waveforms ``[B, S]`` (16 kHz).
         lengths : torch.Tensor, optional
             Relative lengths ``[B]``.
+        keyword_targets : torch.Tensor, optional
+            Target keyword counts ``[B]`` of a head with a variable number
+            of keywords (default: the head's own, from the frames).
 
         Returns
         -------
@@ -682,10 +1246,27 @@ class SpeechCLIP(nn.Module):
         vocabulary = (None, None)
         if "cascaded" in self.branches:
             vocabulary = (self.clip.vocabulary_embeddings, self.clip.vocabulary)
-        out = self.head(frames, lengths, *vocabulary)
-        cascaded = None
+        targets = {}
+        if keyword_targets is not None:
+            if not getattr(self.head, "variable_keywords", False):
+                raise ValueError(
+                    f"keyword_targets given, but {type(self.head).__name__} "
+                    "has a fixed number of keywords"
+                )
+            targets = {"keyword_targets": keyword_targets}
+        out = self.head(frames, lengths, *vocabulary, **targets)
+        cascaded, num_keywords = None, out.num_keywords
         if out.keywords is not None:
-            cascaded = self.clip.encode_keywords(out.keywords)
+            size = out.keywords.shape[1]
+            if num_keywords is None:
+                num_keywords = torch.full(
+                    (len(frames),), size, device=frames.device
+                )
+                cascaded = self.clip.encode_keywords(out.keywords)
+            else:  # the end token after each item's own keywords
+                cascaded = self.clip.encode_keywords(
+                    out.keywords, num_keywords / size
+                )
         return SpeechCLIPOutput(
             out.parallel,
             cascaded,
@@ -693,6 +1274,10 @@ class SpeechCLIP(nn.Module):
             out.scores,
             out.attention,
             lengths,
+            num_keywords,
+            out.frame_weights,
+            out.weight_sum,
+            out.keyword_targets,
         )
 
 

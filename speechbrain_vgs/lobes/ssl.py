@@ -16,7 +16,9 @@ forward pass here runs the HuggingFace model itself:
 
 * the waveform is normalised (when the model's feature extractor asks for
   it) over its valid samples, as ``Wav2Vec2FeatureExtractor`` does, where
-  SpeechBrain's wrapper normalises over the whole padded row;
+  SpeechBrain's wrapper normalises over the whole padded row (with
+  ``wav_norm_eps=1e-5``, exactly as fairseq's ``F.layer_norm`` does for
+  SpeechCLIP);
 * the attention mask comes from the relative lengths;
 * Base models normalise the first convolution's output per channel over
   time (a ``GroupNorm`` with one group per channel), so in a padded batch
@@ -83,6 +85,10 @@ class SSLUpstream(nn.Module):
         before the transformer. 0 (the default) masks nothing.
     mask_length : int
         Span length in frames.
+    wav_norm_eps : float
+        Added to the variance when waveforms are normalised:
+        ``transformers``' 1e-7 by default, 1e-5 for fairseq's HuBERT
+        (``F.layer_norm``, as SpeechCLIP normalises).
 
     Example
     -------
@@ -106,6 +112,7 @@ class SSLUpstream(nn.Module):
         layernorm=False,
         mask_prob=0.0,
         mask_length=10,
+        wav_norm_eps=WAVEFORM_NORM_EPS,
     ):
         super().__init__()
         source = os.fspath(source)
@@ -135,6 +142,7 @@ class SSLUpstream(nn.Module):
         self.layernorm = layernorm
         self.mask_prob = mask_prob
         self.mask_length = mask_length
+        self.wav_norm_eps = wav_norm_eps
         if mask_prob > 0 and not hasattr(self.ssl.model, "masked_spec_embed"):
             raise ValueError(
                 f"{source}: mask_prob > 0 needs the model's mask embedding "
@@ -334,7 +342,7 @@ class SSLUpstream(nn.Module):
         model.config.apply_spec_augment = mask is not None
         wavs = wavs.masked_fill(~sample_mask, 0)
         if self.ssl.normalize_wav:
-            wavs = normalize_valid(wavs, sample_mask)
+            wavs = normalize_valid(wavs, sample_mask, self.wav_norm_eps)
         hook = None
         if self.group_norm_cnn:
             first_layer = self.ssl.model.feature_extractor.conv_layers[0]
@@ -376,11 +384,11 @@ def is_hub_id(source):
     )
 
 
-def normalize_valid(wavs, sample_mask):
+def normalize_valid(wavs, sample_mask, eps=WAVEFORM_NORM_EPS):
     """Zero-mean, unit-variance waveforms over their valid samples.
 
-    As ``transformers``' ``Wav2Vec2FeatureExtractor`` (variance + 1e-7);
-    padded samples stay zero.
+    As ``transformers``' ``Wav2Vec2FeatureExtractor`` (variance + 1e-7 by
+    default); padded samples stay zero.
 
     Arguments
     ---------
@@ -388,6 +396,8 @@ def normalize_valid(wavs, sample_mask):
         ``[B, S]``.
     sample_mask : torch.Tensor
         Boolean ``[B, S]``, True on valid samples.
+    eps : float
+        Added to the variance.
 
     Returns
     -------
@@ -404,7 +414,7 @@ def normalize_valid(wavs, sample_mask):
     count = mask.sum(1, keepdim=True)
     mean = (wavs * mask).sum(1, keepdim=True) / count
     var = ((wavs - mean) ** 2 * mask).sum(1, keepdim=True) / count
-    return (wavs - mean) / torch.sqrt(var + WAVEFORM_NORM_EPS) * mask
+    return (wavs - mean) / torch.sqrt(var + eps) * mask
 
 
 def masked_instance_norm(x, frames, norm):
@@ -434,16 +444,20 @@ def masked_instance_norm(x, frames, norm):
     ...                norm(x), atol=1e-6)
     True
     """
-    dtype = x.dtype
-    x = x.float()
-    valid = torch.arange(x.shape[-1], device=x.device) < frames[:, None]
-    mask = valid.unsqueeze(1).float()
-    count = mask.sum(-1, keepdim=True)
-    mean = (x * mask).sum(-1, keepdim=True) / count
-    var = ((x - mean) ** 2 * mask).sum(-1, keepdim=True) / count
-    normalized = (x - mean) / torch.sqrt(var + norm.eps)
-    normalized = normalized * norm.weight[:, None] + norm.bias[:, None]
-    return normalized.to(dtype)
+    # One statistics pass over each item's valid frames and one fused
+    # scale-and-shift pass: this [B, 512, samples / 5] tensor is the
+    # largest of the model (see benchmarks/README.md)
+    stats = [
+        torch.var_mean(item[:, :n].float(), dim=-1, unbiased=False)
+        for item, n in zip(x, frames.tolist())
+    ]
+    var = torch.stack([v for v, _ in stats])
+    mean = torch.stack([m for _, m in stats])
+    scale = norm.weight * torch.rsqrt(var + norm.eps)
+    shift = norm.bias - mean * scale
+    return torch.addcmul(
+        shift.unsqueeze(-1), x.float(), scale.unsqueeze(-1)
+    ).to(x.dtype)
 
 
 def export_hubert(upstream, folder):

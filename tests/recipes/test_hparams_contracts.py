@@ -25,6 +25,14 @@ CASES = [
         "(did you mean 'retreival_branch'?)",
     ),
     (
+        "recipes/SynthVGS/SpeechCLIP/train.py",
+        "recipes/SynthVGS/SpeechCLIP/hparams/cascaded_plus.yaml",
+        "quantity_target: frames",
+        "quantity_targt: frames",
+        "'quantity_targt' is not read by SpeechCLIPBrain: "
+        "did you mean 'quantity_target'?",
+    ),
+    (
         "recipes/SynthVGS/CLIP/train.py",
         "recipes/SynthVGS/CLIP/hparams/tiny_clip.yaml",
         "train_logger: !new",

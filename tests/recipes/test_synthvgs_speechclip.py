@@ -4,6 +4,7 @@ cascaded model loads through the inference class: same embeddings as the
 model restored from its best checkpoint, same keywords as the recipe's own
 evaluation."""
 
+import io
 import json
 import os
 
@@ -12,6 +13,7 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 from recipe_runner import check_speechclip_results, run_recipe
 
+from speechbrain_vgs import cli
 from speechbrain_vgs.brains import BEST_KEY
 from speechbrain_vgs.inference import SpeechCLIPInference
 from speechbrain_vgs.lobes.grounded import GroundedFeatures
@@ -26,7 +28,7 @@ TINY = [
 ]
 
 
-@pytest.mark.parametrize("variant", ["parallel", "hybrid"])
+@pytest.mark.parametrize("variant", ["parallel", "hybrid", "hybrid_plus"])
 def test_speechclip_recipe_debug(
     variant, synthvgs_tiny, tiny_sources, tmp_path
 ):
@@ -39,8 +41,52 @@ def test_speechclip_recipe_debug(
         *tiny_sources["hubert"],
         *TINY,
     )
-    check_speechclip_results(results, {"test_A"}, variant == "hybrid")
+    check_speechclip_results(
+        results, {"test_A"}, variant != "parallel", slots="plus" not in variant
+    )
     assert (tmp_path / "model.ckpt").is_file()
+
+
+def test_cascaded_plus_keywords_through_inference(
+    synthvgs_tiny, tiny_sources, tmp_path
+):
+    """Cascaded+ (CIF) in --debug, with the captions' subword counts as
+    targets: each utterance has its own number of keywords, the same in
+    keywords_test_A.json, the inference class and the CLI, and its mean is
+    the one in results.json; the CIF figures are drawn."""
+    output = tmp_path / "out"
+    results = run_recipe(
+        SCRIPT,
+        HPARAMS.format("cascaded_plus"),
+        output,
+        f"--data_folder={synthvgs_tiny}",
+        *tiny_sources["clip"],
+        *tiny_sources["hubert"],
+        *TINY,
+        "--quantity_target=subwords",
+    )
+    check_speechclip_results(results, {"test_A"}, True, slots=False)
+    figures = sorted(os.listdir(output / "figures" / "test_A"))
+    assert sum(f.startswith("attention_") for f in figures) == 3
+    with open(output / "keywords_test_A.json", encoding="utf-8") as f:
+        keywords = json.load(f)
+    counts = [len(entry["keywords"]) for entry in keywords.values()]
+    assert min(counts) >= 1
+    assert results["test_A"]["keywords_per_utterance"] == pytest.approx(
+        sum(counts) / len(counts)
+    )
+    speechclip = SpeechCLIPInference.from_hparams(
+        source=str(output), savedir=str(tmp_path / "inference")
+    )
+    wav_folder = os.path.join(synthvgs_tiny, "wavs", "en", "test_A")
+    for utt_id, expected in list(keywords.items())[:4]:
+        wav = os.path.join(wav_folder, f"{utt_id}.wav")
+        assert speechclip.keywords(wav) == expected["keywords"]
+        printed = io.StringIO()
+        cli.run(cli.parse_args(["keywords", str(output), wav]), printed)
+        lines = printed.getvalue().splitlines()
+        top3 = [slot[:3] for slot in expected["keywords"]]  # the default
+        assert [line.split()[1:] for line in lines] == top3
 
 
 def test_cascaded_checkpoint_through_inference(

@@ -1,10 +1,19 @@
-"""Tests for speechbrain_vgs.lobes.features.LogMel."""
+"""Tests for speechbrain_vgs.lobes.features: LogMel, and LibrosaLogMel
+checked against torchaudio's mel spectrogram (librosa's defaults) and
+SciPy's window."""
 
 import math
 
+import numpy as np
+import scipy.signal
 import torch
+import torchaudio
 
-from speechbrain_vgs.lobes.features import LogMel
+from speechbrain_vgs.lobes.features import (
+    LibrosaLogMel,
+    LogMel,
+    slaney_mel_filters,
+)
 
 SAMPLE_RATE = 16000
 
@@ -71,3 +80,67 @@ def test_without_normalisation_values_are_decibels():
     # 100 times the amplitude is +40 dB in the bin of the tone
     difference = (loud - quiet)[0, 10:-10].mean(0).max().item()
     assert abs(difference - 40) < 1.0
+
+
+def test_librosa_front_end_matches_torchaudio():
+    """The released loaders' features: DC offset removed, 0.97
+    pre-emphasis, then librosa's stft / filters.mel / power_to_db(ref=max)
+    defaults, which torchaudio reproduces with these options."""
+    signal = tone(1.2, 440, seed=3) + 0.3
+    y = signal.double().numpy()
+    y = y - y.mean()
+    y = np.append(y[0], y[1:] - 0.97 * y[:-1])
+    mel = torchaudio.transforms.MelSpectrogram(
+        sample_rate=SAMPLE_RATE,
+        n_fft=400,
+        win_length=400,
+        hop_length=160,
+        f_min=20.0,
+        f_max=8000.0,
+        n_mels=40,
+        window_fn=torch.hamming_window,
+        wkwargs={"periodic": False},
+        power=2.0,
+        center=True,
+        pad_mode="reflect",
+        norm="slaney",
+        mel_scale="slaney",
+    )(torch.from_numpy(y).float())
+    decibels = 10 * torch.log10(mel.clamp(min=1e-10))
+    expected = (decibels - decibels.max()).clamp(min=-80).t()
+    ours = LibrosaLogMel()(signal.unsqueeze(0))[0]
+    assert ours.shape == expected.shape == (121, 40)
+    torch.testing.assert_close(ours, expected, atol=2e-3, rtol=0)
+    assert ours.max() == 0
+
+
+def test_librosa_filters_and_window_are_librosa_defaults():
+    expected = torchaudio.functional.melscale_fbanks(
+        201, 20.0, 8000.0, 40, SAMPLE_RATE, norm="slaney", mel_scale="slaney"
+    ).t()
+    torch.testing.assert_close(
+        slaney_mel_filters(400, 40, SAMPLE_RATE, 20, 8000), expected
+    )
+    window = torch.from_numpy(scipy.signal.windows.hamming(400, sym=True))
+    torch.testing.assert_close(LibrosaLogMel().window, window.float())
+
+
+def test_librosa_front_end_per_utterance_in_a_batch():
+    compute = LibrosaLogMel()
+    short, long = tone(0.63, 440, seed=1), tone(1.37, 1200, seed=2)
+    batch = torch.zeros(2, len(long))
+    batch[0, : len(short)] = short
+    batch[1] = long
+    lengths = torch.tensor([len(short) / len(long), 1.0])
+    padded = compute(batch, lengths)
+    alone = compute(short.unsqueeze(0))[0]
+    frames = len(alone)
+    torch.testing.assert_close(padded[0, :frames], alone)
+    assert torch.count_nonzero(padded[0, frames:]) == 0
+    # decibels below each utterance's own maximum, floored 80 dB below it
+    quiet = short.clone()
+    quiet[2000:6000] = 0.0
+    feats = compute(quiet.unsqueeze(0))[0]
+    assert feats.max() == 0 and feats.min() == -80
+    louder = compute(100 * quiet.unsqueeze(0))[0]  # the level does not matter
+    torch.testing.assert_close(louder, feats, atol=2e-3, rtol=0)

@@ -8,6 +8,7 @@ import torch
 from speechbrain_vgs.metrics import (
     KeywordHitStats,
     RetrievalStats,
+    embedding_group_recall,
     group_recall,
     retrieval_recall,
     zero_shot_recall,
@@ -295,17 +296,26 @@ def test_group_recall_ties_by_hand():
 
 
 def test_zero_shot_recall_counts_any_caption_of_the_image():
-    speech = torch.tensor([0, 0, 1])
-    text = torch.tensor([1, 0, 0, 1])
-    sim = torch.tensor(
+    speech_groups = torch.tensor([0, 0, 1])
+    text_groups = torch.tensor([1, 0, 0, 1])
+    # one-hot speech embeddings: the scores are the rows of the text table
+    speech = torch.eye(3)
+    texts = torch.tensor(
         [
-            [0.0, 0.1, 0.9, 0.5],  # best: a text caption of its image
-            [0.8, 0.6, 0.1, 0.0],  # best: a caption of the other image
-            [0.0, 0.2, 0.1, 0.3],
+            [0.0, 0.8, 0.0],
+            [0.1, 0.6, 0.2],
+            [0.9, 0.1, 0.1],
+            [0.5, 0.0, 0.3],
         ]
     )
-    recall = zero_shot_recall(sim, speech, text, ks=(1, 2))
-    reference = group_recall(sim, speech, text, ks=(1, 2))
+    # speech 0: best is a text caption of its image; speech 1: best is a
+    # caption of the other image
+    recall = zero_shot_recall(
+        speech, texts, speech_groups, text_groups, ks=(1, 2)
+    )
+    reference = group_recall(
+        speech @ texts.t(), speech_groups, text_groups, ks=(1, 2)
+    )
     assert recall == {
         "speech_to_text_r1": reference["row_to_column_r1"],
         "speech_to_text_r2": reference["row_to_column_r2"],
@@ -318,13 +328,92 @@ def test_zero_shot_recall_counts_any_caption_of_the_image():
     assert recall["text_to_speech_r1"] == 0.5
 
 
+def previous_group_recall(sim, row_groups, column_groups, ks, chunk_size):
+    """The implementation group_recall replaced (before the benchmarks of
+    issue #17): a masked maximum and a count per chunk of rows, the
+    columns ranked through the transposed matrix."""
+
+    def ranks(sim, row_groups, column_groups):
+        out = []
+        for start in range(0, sim.shape[0], chunk_size):
+            scores = sim[start : start + chunk_size]
+            other = (
+                row_groups[start : start + chunk_size, None] != column_groups
+            )
+            best = scores.masked_fill(other, float("-inf")).amax(dim=1)
+            out.append(((scores >= best[:, None]) & other).sum(dim=1))
+        return torch.cat(out)
+
+    row_rank = ranks(sim, row_groups, column_groups)
+    column_rank = ranks(sim.t(), column_groups, row_groups)
+    recall = {}
+    for k in ks:
+        recall[f"row_to_column_r{k}"] = (row_rank < k).double().mean().item()
+    for k in ks:
+        recall[f"column_to_row_r{k}"] = (column_rank < k).double().mean().item()
+    return recall
+
+
+@pytest.mark.parametrize("levels", [None, 3])
+def test_group_recall_matches_the_previous_implementation(levels):
+    generator = torch.Generator().manual_seed(17)
+    n_images, captions = 400, 5
+    row_groups = torch.arange(n_images).repeat_interleave(captions)
+    row_groups = row_groups[
+        torch.randperm(len(row_groups), generator=generator)
+    ]
+    column_groups = torch.arange(n_images) * 7 - 100  # any values
+    if levels is None:
+        sim = torch.randn(len(row_groups), n_images, generator=generator)
+    else:
+        sim = torch.randint(0, levels, (len(row_groups), n_images)).float()
+    ks = (1, 5, 10, 50)
+    ours = group_recall(
+        sim, row_groups * 7 - 100, column_groups, ks, chunk_size=300
+    )
+    previous = previous_group_recall(
+        sim, row_groups * 7 - 100, column_groups, ks, chunk_size=256
+    )
+    assert ours == previous
+
+
+@pytest.mark.parametrize("chunk_size", [1, 37, 4096])
+def test_embedding_group_recall_equals_the_matrix_one(chunk_size):
+    generator = torch.Generator().manual_seed(3)
+    groups = torch.randint(0, 60, (240,), generator=generator)
+    row_groups = torch.cat([torch.arange(60), groups]) * 3 + 5  # any ids
+    column_groups = torch.cat([torch.arange(60), groups[:90]]) * 3 + 5
+    centres = torch.randn(60, 16, generator=generator)
+    rows = centres[(row_groups - 5) // 3] + torch.randn(
+        len(row_groups), 16, generator=generator
+    )
+    columns = centres[(column_groups - 5) // 3] + torch.randn(
+        len(column_groups), 16, generator=generator
+    )
+    ks = (1, 5, 20)
+    ours = embedding_group_recall(
+        rows, columns, row_groups, column_groups, ks, chunk_size=chunk_size
+    )
+    reference = group_recall(rows @ columns.t(), row_groups, column_groups, ks)
+    assert ours == pytest.approx(reference, abs=1e-12)
+    assert 0.2 < ours["row_to_column_r1"] < 1  # far from chance (1/60)
+
+
 def test_group_recall_rejects_bad_input():
     with pytest.raises(
         ValueError, match=r"row groups with no column: \[3, 5\]"
     ):
         group_recall(torch.zeros(3, 2), [5, 1, 3], [1, 1])
     with pytest.raises(ValueError, match=r"text groups with no speech: \[4\]"):
-        zero_shot_recall(torch.zeros(1, 2), [1], [4, 1])
+        zero_shot_recall(torch.zeros(1, 3), torch.zeros(2, 3), [1], [4, 1])
+    with pytest.raises(ValueError, match="speech embeddings contain NaN"):
+        zero_shot_recall(
+            torch.full((1, 3), float("nan")), torch.zeros(1, 3), [1], [1]
+        )
+    with pytest.raises(ValueError, match=r"must be embeddings \[N_rows, D\]"):
+        embedding_group_recall(
+            torch.zeros(2, 3), torch.zeros(2, 4), [1, 1], [1, 1]
+        )
     with pytest.raises(ValueError, match="must be"):
         group_recall(torch.zeros(3, 2), [1, 1], [1, 1])
     with pytest.raises(ValueError, match="must be"):

@@ -56,8 +56,8 @@ for English and for German/Swahili; utterances in all three languages):
   utterances plus 3 x 2700. The demo.
 - ``full``: 6000/1000/1000 images (Flickr8k's split sizes); en 5/5/5, de
   and sw 2/5/5; 84000 utterances plus 3 x 15000. For benchmarks (not
-  built by the tests; about 40 CPU minutes and 12 GB of disk, extrapolated
-  from small).
+  built by the tests; 29 CPU minutes and 12.7 GB of disk, measured by
+  ``benchmarks/whole_run.py``).
 
 small (the demo) has 4000 English training utterances (2.7 h) and 300 test
 images (chance R@10 = 3.3%); German and Swahili get one spoken caption per
