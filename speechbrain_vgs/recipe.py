@@ -7,6 +7,7 @@ Authors
  * speechbrain-vgs developers 2026
 """
 
+import logging
 import os
 
 import speechbrain as sb
@@ -42,8 +43,11 @@ from speechbrain_vgs.dataio.pipelines import vgs_datasets
 from speechbrain_vgs.dataio.prep_utils import manifest_paths
 from speechbrain_vgs.dataio.synthvgs import build_synthvgs
 from speechbrain_vgs.lobes.grounded import export_speech_encoder
+from speechbrain_vgs.lobes.ssl import SSLUpstream
 from speechbrain_vgs.progress import show_progress
 from speechbrain_vgs.tagging import TARGETS, image_targets
+
+logger = logging.getLogger(__name__)
 
 
 def load_recipe(argv, brain_class):
@@ -81,6 +85,9 @@ def load_recipe(argv, brain_class):
         hyperparams_to_save=hparams_file,
         overrides=overrides,
     )
+    # SpeechBrain's log file takes DEBUG records: PIL's would be one per
+    # decoded image chunk
+    logging.getLogger("PIL").setLevel(logging.INFO)
     return hparams, run_opts
 
 
@@ -339,7 +346,9 @@ def init_model(model, folder):
     The folder is a grounding or SpeechCLIP recipe's output folder or a
     converted release (:mod:`speechbrain_vgs.converters`); its model must
     have the architecture of ``model`` (every entry present, with its
-    shape).
+    shape), except the weights of an SSL upstream that was frozen there
+    (not in its checkpoint): fine-tuned here, it starts from its own
+    ``source`` (for a converted SpeechCLIP, ``<folder>/hubert``).
     Checkpoints of the run's own ``save_folder`` are recovered after this,
     so a resumed fine-tuning continues from its last checkpoint.
 
@@ -376,14 +385,33 @@ def init_model(model, folder):
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
         raise DataError(f"{path}: cannot be read: {error}") from None
+    # an upstream frozen in the folder's model is not in its checkpoint;
+    # fine-tuned here, it keeps the weights loaded from its own source
+    sources = tuple(
+        f"{name}.ssl." if name else "ssl."
+        for name, module in model.named_modules()
+        if isinstance(module, SSLUpstream)
+    )
     try:
-        model.load_state_dict(state)
+        keys = model.load_state_dict(state, strict=False)
+        missing = [k for k in keys.missing_keys if not k.startswith(sources)]
+        if missing or keys.unexpected_keys:
+            raise RuntimeError(
+                f"missing keys {missing[:8]}, unexpected keys "
+                f"{keys.unexpected_keys[:8]}"
+            )
     except (RuntimeError, TypeError, AttributeError) as error:
         lines = [x.strip() for x in str(error).splitlines() if x.strip()]
         raise DataError(
             f"{path}: does not fit the recipe's model (another architecture "
             f"than the yaml's?): {' '.join(lines)[:600]}"
         ) from None
+    if len(keys.missing_keys) > len(missing):
+        logger.info(
+            "%s: has no upstream weights (frozen there); the upstream keeps "
+            "those of its source (hubert_source)",
+            path,
+        )
 
 
 def export_encoder(hparams, results):

@@ -523,13 +523,37 @@ class VGSBrain(sb.Brain):
         return loss
 
     def optimizers_step(self):
-        """SpeechBrain's update, unless a batch since the last update had
-        a non-finite loss: then its gradients are dropped instead."""
+        """SpeechBrain's update (unscale, clip to ``max_grad_norm``, step),
+        with two changes: if a batch since the last update had a non-finite
+        loss, its gradients are dropped instead; and the gradient norm is
+        clipped over all of an optimizer's parameter groups together
+        (SpeechBrain 1.1 clips only the first group, which would leave a
+        second one, e.g. a fine-tuned upstream with its own learning rate,
+        unclipped)."""
         if self.skip_update:
             self.zero_grad(set_to_none=True)
             self.skip_update = False
             return
-        super().optimizers_step()
+        if self.optimizers_dict is not None:
+            optimizers = self.freeze_optimizers(self.optimizers_dict)
+        elif self.opt_class is not None:
+            optimizers = {"optimizer": self.optimizer}
+        else:
+            return
+        for optimizer in optimizers.values():
+            self.scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(
+                [p for g in optimizer.param_groups for p in g["params"]],
+                self.max_grad_norm,
+            )
+        if not self.scaler.is_enabled() and self.skip_nonfinite_grads:
+            self.check_gradients()
+        for optimizer in optimizers.values():
+            self.scaler.step(optimizer)
+        self.scaler.update()
+        for optimizer in optimizers.values():
+            optimizer.zero_grad(set_to_none=True)
+        self.optimizer_step += 1
 
     def evaluation_stats(self):
         """The statistics of a validation or test stage (besides its

@@ -69,7 +69,9 @@ The folder written is what a SpeechCLIP recipe leaves: ``hyperparams.yaml``
 hparams/<variant>_<size>.yaml`` by default, with the model's settings and
 ``init_from`` naming the folder, so that the recipe run on this file tests
 the converted model with ``--test_only`` or fine-tunes it with
-``--output_folder`` elsewhere), ``model.ckpt``, ``hubert/`` and
+``--output_folder`` elsewhere; HuBERT stays frozen, as the authors trained
+it, unless the upstream's ``freeze: True`` is set to ``False``: it then
+fine-tunes from ``hubert/``), ``model.ckpt``, ``hubert/`` and
 ``conversion.json`` (where it came from). It loads with
 :func:`speechbrain_vgs.inference.load_inference`.
 

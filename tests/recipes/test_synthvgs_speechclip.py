@@ -45,6 +45,9 @@ def test_speechclip_recipe_debug(
         results, {"test_A"}, variant != "parallel", slots="plus" not in variant
     )
     assert (tmp_path / "model.ckpt").is_file()
+    # the log keeps SpeechBrain's DEBUG records, not PIL's per image chunk
+    log = (tmp_path / "log.txt").read_text()
+    assert "DEBUG" in log and " - PIL." not in log
 
 
 def test_cascaded_plus_keywords_through_inference(

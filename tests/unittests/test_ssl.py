@@ -264,3 +264,40 @@ def test_masking_needs_a_mask_embedding(tmp_path):
         json.dump(config, f)
     with pytest.raises(ValueError, match="mask embedding"):
         SSLUpstream(folder, mask_prob=0.1)
+
+
+def test_init_from_a_frozen_upstream_fine_tunes_it_from_its_source(
+    hubert_folders, tmp_path
+):
+    from speechbrain_vgs.dataio.manifest import DataError
+    from speechbrain_vgs.recipe import init_model
+
+    def model(freeze):
+        torch.manual_seed(int(freeze))
+        return torch.nn.ModuleDict(
+            {
+                "upstream": SSLUpstream(hubert_folders["base"], freeze=freeze),
+                "head": torch.nn.Linear(32, 4),
+            }
+        )
+
+    frozen = model(freeze=True)
+    torch.save(frozen.state_dict(), tmp_path / "model.ckpt")
+    assert not any(".ssl." in key for key in frozen.state_dict())
+    tuned = model(freeze=False)
+    init_model(tuned, tmp_path)
+    assert torch.equal(tuned["head"].weight, frozen["head"].weight)
+    # the fine-tuned upstream starts from its source's weights
+    source = SSLUpstream(hubert_folders["base"], freeze=False).state_dict()
+    tuned_state = tuned["upstream"].state_dict()
+    assert sum(".ssl." in f".{key}" for key in tuned_state) > 10
+    assert tuned_state.keys() == source.keys()
+    for key, value in tuned_state.items():
+        if key.startswith("ssl."):
+            assert torch.equal(value, source[key]), key
+    # any other missing weight is still an error, naming the file
+    state = frozen.state_dict()
+    del state["head.bias"]
+    torch.save(state, tmp_path / "model.ckpt")
+    with pytest.raises(DataError, match=r"model\.ckpt: does not fit.*head"):
+        init_model(model(freeze=False), tmp_path)
