@@ -651,6 +651,14 @@ class KeywordHitStats:
     process appends its part of the set; :meth:`summarize` first gathers
     the parts of all processes (:meth:`gather`).
 
+    The baseline is a strong constant: where the model often says a word
+    of nearly every caption ("a"), predicting it always scores near 1.
+    Chance is the other reference: the hit rate of the model's own
+    keywords scored against the captions of random utterances of the set
+    (every caption, each keyword: ``chance_keyword_hit_top{n}``, over all
+    keywords), what keywords that ignore the speech would score. Keywords
+    that hear the speech hit their own caption more often than chance.
+
     With a variable number of keywords per utterance (SpeechCLIP+'s CIF:
     ``num_keywords`` given to :meth:`append`), the slots beyond an
     utterance's count are padding and never count. Its slots are positions
@@ -681,8 +689,11 @@ class KeywordHitStats:
     1.0
     >>> stats.summarize("baseline_keyword_hit_top1")  # predicts 5 always
     0.5
+    >>> stats.summarize("chance_keyword_hit_top1")  # 5 meets 1 caption of 2
+    0.25
 
-    A variable number of keywords (u2's second slot is padding):
+    A variable number of keywords (u2's second slot is padding); 5 and 7
+    hit, 9 does not, the baseline says 5:
 
     >>> stats = KeywordHitStats(ks=(1,))
     >>> stats.append(
@@ -691,8 +702,9 @@ class KeywordHitStats:
     ...     [[5, 8, 8], [7, 8]],
     ...     num_keywords=[2, 1],
     ... )
-    >>> stats.summarize()  # 5 and 7 hit, 9 does not; the baseline says 5
-    {'keyword_hit_top1': 0.666..., 'baseline_keyword_hit_top1': 0.666...}
+    >>> stats.summarize()  # doctest: +NORMALIZE_WHITESPACE
+    {'keyword_hit_top1': 0.666..., 'baseline_keyword_hit_top1': 0.666...,
+     'chance_keyword_hit_top1': 0.333...}
     >>> stats.count_summary()
     {'keywords_per_utterance': 1.5, 'caption_subwords_per_utterance': 2.5}
     """
@@ -796,7 +808,8 @@ class KeywordHitStats:
             For each n in ``ks``: ``keyword_hit_top{n}`` (mean over slots),
             ``keyword_hit_top{n}_slot{k}`` for each slot k (from 0), then
             ``baseline_keyword_hit_top{n}`` and
-            ``baseline_keyword_hit_top{n}_slot{k}``; floats in [0, 1].
+            ``baseline_keyword_hit_top{n}_slot{k}``, and
+            ``chance_keyword_hit_top{n}``; floats in [0, 1].
             With a variable number of keywords, the shares over all
             keywords, without the per-slot entries.
         """
@@ -812,9 +825,24 @@ class KeywordHitStats:
             self.summarize_keywords(captions)
         else:
             self.summarize_slots(captions)
+        self.summarize_chance()
         if field is not None:
             return self.summary[field]
         return self.summary
+
+    def summarize_chance(self):
+        """``chance_keyword_hit_top{n}``: the hit rate of the keywords
+        against all the captions of the set (of random utterances) instead
+        of their own."""
+        ranked = torch.cat(self.ranked)
+        if len(ranked) == 0:
+            return
+        for n in self.ks:
+            predictions = ranked[:, :n].clone()
+            predictions[torch.isin(predictions, self.special_ids)] = -1
+            self.summary[f"chance_keyword_hit_top{n}"] = _chance_hit_rate(
+                predictions, self.captions
+            )
 
     def summarize_slots(self, captions):
         """The rates of each of the fixed slots, and their means."""
@@ -959,6 +987,25 @@ def _hit_rate(predictions, captions):
     [U, L] (-1 padded)."""
     hits = (predictions[:, :, None] == captions[:, None, :]).any(dim=(1, 2))
     return hits.double().mean().item()
+
+
+def _chance_hit_rate(predictions, captions):
+    """Hit rate of the predicted ids [M, n] against every caption rather
+    than their own: the mean over the rows and the captions (lists of
+    unique ids) of whether they meet. The captions containing each id are
+    a bitset (a Python int), so a row costs n ORs of N-bit integers."""
+    containing = {}
+    for index, caption in enumerate(captions):
+        for token in caption.tolist():
+            containing[token] = containing.get(token, 0) | (1 << index)
+    rows, counts = predictions.unique(dim=0, return_counts=True)
+    total = 0
+    for row, count in zip(rows.tolist(), counts.tolist()):
+        met = 0
+        for token in row:
+            met |= containing.get(token, 0)
+        total += met.bit_count() * count
+    return total / (len(predictions) * len(captions))
 
 
 def _most_frequent(token_ids, limit, excluded):

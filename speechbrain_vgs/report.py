@@ -24,6 +24,8 @@ ROWS = [
     ("speech -> text (zero-shot)", "speech_to_text"),
     ("text -> speech (zero-shot)", "text_to_speech"),
 ]
+# what a keyword hit rate is compared with (see KeywordHitStats)
+REFERENCES = [("most frequent subword", "baseline_"), ("chance", "chance_")]
 
 
 def format_report(output_folder, examples=3, example_set=None):
@@ -49,13 +51,15 @@ def format_report(output_folder, examples=3, example_set=None):
     >>> tmp = getfixture("tmpdir")
     >>> write_json(tmp / "results.json", {"test": {
     ...     "speech_to_image_r1": 0.1, "speech_to_image_r10": 0.5,
-    ...     "keyword_hit_top1": 0.4, "baseline_keyword_hit_top1": 0.3}})
+    ...     "keyword_hit_top1": 0.4, "baseline_keyword_hit_top1": 0.3,
+    ...     "chance_keyword_hit_top1": 0.1}})
     >>> write_json(tmp / "keywords_test.json", {"u1": {
     ...     "text": "a red circle", "keywords": [["red", "blue"], ["circle"]]}})
-    >>> print(format_report(tmp))
+    >>> print(format_report(tmp))  # doctest: +NORMALIZE_WHITESPACE
     test
       speech -> image             R@1  10.0  R@10  50.0
-      keyword hit top-1           40.0  (most frequent subword: 30.0)
+      keyword hit top-1           40.0  (most frequent subword: 30.0;
+                                         chance: 10.0)
       u1: "a red circle" -> red circle
     """
     results = read_json(os.path.join(output_folder, "results.json"))
@@ -73,10 +77,14 @@ def format_report(output_folder, examples=3, example_set=None):
         for n in (1, 5):
             key = f"keyword_hit_top{n}"
             if key in metrics:
+                references = [
+                    f"{label}: {100 * metrics[prefix + key]:.1f}"
+                    for label, prefix in REFERENCES
+                    if prefix + key in metrics
+                ]
                 lines.append(
                     f"  {f'keyword hit top-{n}':<27} "
-                    f"{100 * metrics[key]:.1f}  (most frequent subword: "
-                    f"{100 * metrics['baseline_' + key]:.1f})"
+                    f"{100 * metrics[key]:.1f}  ({'; '.join(references)})"
                 )
     example_set = example_set or next(iter(results), None)
     path = os.path.join(output_folder, f"keywords_{example_set}.json")

@@ -423,7 +423,8 @@ def test_group_recall_rejects_bad_input():
 
 
 def brute_force_keyword_hits(ranked, captions, ks, special):
-    """Plain Python keyword hit rates of the model and of its baseline."""
+    """Plain Python keyword hit rates of the model, of its baseline and of
+    chance."""
     n_utt, n_slots = len(ranked), len(ranked[0])
     gold = [set(caption) - special for caption in captions]
     result = {}
@@ -445,6 +446,14 @@ def brute_force_keyword_hits(ranked, captions, ks, special):
             result[key] = sum(values) / n_slots
             for k, value in enumerate(values):
                 result[f"{key}_slot{k}"] = value
+    for n in ks:  # chance: every keyword against every caption
+        hits = [
+            bool((set(ranked[u][k][:n]) - special) & caption)
+            for u in range(n_utt)
+            for k in range(n_slots)
+            for caption in gold
+        ]
+        result[f"chance_keyword_hit_top{n}"] = sum(hits) / len(hits)
     return result
 
 
@@ -527,7 +536,48 @@ def test_keyword_hits_by_hand():
         assert result[f"baseline_keyword_hit_top{n}"] == pytest.approx(
             (1 + n) / 9
         )
-    assert len(result) == 2 * 2 * (1 + 3)
+        # chance: each keyword against all three captions; slot 0 never
+        # meets one, 10 (slot 1) and each of slot 2's words meet one
+        assert result[f"chance_keyword_hit_top{n}"] == pytest.approx(2 / 9)
+    assert len(result) == 2 * 2 * (1 + 3) + 2
+
+
+@pytest.mark.parametrize("variable", [False, True])
+def test_chance_keyword_hits_are_the_mean_over_all_captions(variable):
+    """Chance equals scoring every keyword against every caption, by brute
+    force, and the mean over the captions of random utterances."""
+    generator = torch.Generator().manual_seed(3)
+    n_utts, n_slots = 40, 4
+    ranked = torch.randint(0, 12, (n_utts, n_slots, 3), generator=generator)
+    captions = [
+        torch.randint(1, 12, (int(size),), generator=generator).tolist()
+        for size in torch.randint(1, 6, (n_utts,), generator=generator)
+    ]
+    counts = torch.randint(0, n_slots + 1, (n_utts,), generator=generator)
+    stats = KeywordHitStats(ks=(1, 3), special_ids=[0])
+    ids = [f"u{i}" for i in range(n_utts)]
+    stats.append(ids, ranked, captions, counts if variable else None)
+    for n in (1, 3):
+        pairs = [
+            bool((set(ranked[u, k, :n].tolist()) - {0}) & set(caption))
+            for u in range(n_utts)
+            for k in range(int(counts[u]) if variable else n_slots)
+            for caption in captions
+        ]
+        expected = sum(pairs) / len(pairs)
+        assert stats.summarize(f"chance_keyword_hit_top{n}") == pytest.approx(
+            expected
+        )
+        # the same keywords given to the captions of other utterances
+        shuffled = KeywordHitStats(ks=(n,), special_ids=[0])
+        rates = []
+        for shift in range(n_utts):
+            shuffled.clear()
+            moved = captions[shift:] + captions[:shift]
+            shuffled.append(ids, ranked, moved, counts if variable else None)
+            rates.append(shuffled.summarize(f"keyword_hit_top{n}"))
+        # (each rotation scores the same keywords)
+        assert sum(rates) / n_utts == pytest.approx(expected)
 
 
 def test_keyword_hits_reject_bad_input():

@@ -222,8 +222,14 @@ def test_keyword_hits_over_a_variable_number_of_keywords_by_hand():
     # top-2 over (10 50 | 50 11 | 12 0 | 50 20 | 49406 30 | 31 50): 50
     # (4 times), then 10 (the smallest of the ids seen once): a's keywords
     assert result["baseline_keyword_hit_top2"] == pytest.approx(3 / 6)
+    # chance: each keyword against the 3 captions: top-1 10, 12 and 31
+    # meet one each (3 of 18 pairs); top-2 every keyword meets one
+    assert result["chance_keyword_hit_top1"] == pytest.approx(3 / 18)
+    assert result["chance_keyword_hit_top2"] == pytest.approx(6 / 18)
     assert set(result) == {
-        f"{p}keyword_hit_top{n}" for p in ("", "baseline_") for n in (1, 2)
+        f"{p}keyword_hit_top{n}"
+        for p in ("", "baseline_", "chance_")
+        for n in (1, 2)
     }
     assert stats.count_summary() == {
         "keywords_per_utterance": 2.0,
