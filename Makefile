@@ -63,7 +63,8 @@ demo: install
 	  --num_workers 0
 	@$(PY) -m speechbrain_vgs.report $(DEMO_OUT) --examples 3 --example_set test_A
 	@echo "(chance: R@10 = 10/300 = 3.3% for speech -> image and about the same"
-	@echo " for speech -> text; keyword baseline: each slot's most frequent subword)"
+	@echo " for speech -> text; keyword hit: against each slot's most frequent"
+	@echo " subword, and chance: the keywords against random utterances' captions)"
 	@echo ""
 	@echo "Outputs in $(DEMO_OUT): results.json, examples.html (open it in a"
 	@echo "browser: test captions with their top images and keywords), figures/,"

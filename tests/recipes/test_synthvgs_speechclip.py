@@ -40,6 +40,8 @@ def test_speechclip_recipe_debug(
         *tiny_sources["clip"],
         *tiny_sources["hubert"],
         *TINY,
+        # the SynthVGS yaml counts the captions' subwords; the authors' target
+        *(["--quantity_target=frames"] if variant == "hybrid_plus" else []),
     )
     check_speechclip_results(
         results, {"test_A"}, variant != "parallel", slots="plus" not in variant
@@ -53,8 +55,8 @@ def test_speechclip_recipe_debug(
 def test_cascaded_plus_keywords_through_inference(
     synthvgs_tiny, tiny_sources, tmp_path
 ):
-    """Cascaded+ (CIF) in --debug, with the captions' subword counts as
-    targets: each utterance has its own number of keywords, the same in
+    """Cascaded+ (CIF) in --debug, with the yaml's targets (the captions'
+    subword counts): each utterance has its own number of keywords, the same in
     keywords_test_A.json, the inference class and the CLI, and its mean is
     the one in results.json; the CIF figures are drawn."""
     output = tmp_path / "out"
@@ -66,7 +68,6 @@ def test_cascaded_plus_keywords_through_inference(
         *tiny_sources["clip"],
         *tiny_sources["hubert"],
         *TINY,
-        "--quantity_target=subwords",
     )
     check_speechclip_results(results, {"test_A"}, True, slots=False)
     figures = sorted(os.listdir(output / "figures" / "test_A"))
