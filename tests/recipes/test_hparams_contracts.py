@@ -27,8 +27,8 @@ CASES = [
     (
         "recipes/SynthVGS/SpeechCLIP/train.py",
         "recipes/SynthVGS/SpeechCLIP/hparams/cascaded_plus.yaml",
-        "quantity_target: frames",
-        "quantity_targt: frames",
+        "quantity_target: subwords",
+        "quantity_targt: subwords",
         "'quantity_targt' is not read by SpeechCLIPBrain: "
         "did you mean 'quantity_target'?",
     ),
