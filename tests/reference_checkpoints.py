@@ -491,6 +491,27 @@ class KwBatchNormDynamic(nn.Module):
         return self.bn_layer(keywords.permute(0, 2, 1)).permute(0, 2, 1)
 
 
+def integrate_and_fire_loop(frames, alpha, threshold=1.0):
+    """CIF as a per-frame loop (Dong & Xu 2020): accumulate the weights;
+    when the next frame's weight would reach the threshold, the part that
+    fills it goes to the vector, which fires, and the rest starts the next
+    (firing again while it reaches the threshold). Returns the complete
+    vectors, the vector being integrated and its weight (the tail)."""
+    vectors, accumulated, weight = [], torch.zeros(frames.shape[-1]), 0.0
+    for frame, a in zip(frames, alpha.tolist()):
+        while weight + a >= threshold:
+            part = threshold - weight
+            vectors.append(accumulated + part * frame)
+            accumulated, weight, a = (
+                torch.zeros_like(accumulated),
+                0.0,
+                a - part,
+            )
+        accumulated = accumulated + a * frame
+        weight += a
+    return vectors, accumulated, weight
+
+
 class ReferenceCIF(nn.Module):
     """SpeechCLIP+'s CIF (``produce_weight_type: conv``), out of training:
     weights from a convolution, ReLU, Linear and sigmoid; vectors fired at
@@ -512,18 +533,7 @@ class ReferenceCIF(nn.Module):
         """Vectors ``[N, D]`` of one utterance's frames ``[T, D]``."""
         hidden = self.conv(frames.t()[None]).transpose(1, 2)
         alpha = self.weight_proj(hidden)[0, :, 0]
-        vectors, accumulated, weight = [], torch.zeros(frames.shape[1]), 0.0
-        for frame, a in zip(frames, alpha.tolist()):
-            while weight + a >= 1.0:
-                part = 1.0 - weight
-                vectors.append(accumulated + part * frame)
-                accumulated, weight, a = (
-                    torch.zeros_like(accumulated),
-                    0.0,
-                    a - part,
-                )
-            accumulated = accumulated + a * frame
-            weight += a
+        vectors, accumulated, weight = integrate_and_fire_loop(frames, alpha)
         if not vectors:
             vectors.append(accumulated)
         elif weight >= self.tail:

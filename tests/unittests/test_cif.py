@@ -4,29 +4,9 @@ import math
 
 import pytest
 import torch
+from reference_checkpoints import integrate_and_fire_loop
 
 from speechbrain_vgs.lobes.cif import CIF, integrate_and_fire, quantity_loss
-
-
-def naive_integrate_and_fire(frames, alpha, threshold=1.0):
-    """CIF as a per-frame loop (Dong & Xu 2020): accumulate the weights;
-    when the next frame's weight would reach the threshold, the part that
-    fills it goes to the vector, which fires, and the rest starts the next
-    (firing again while it reaches the threshold). Returns the complete
-    vectors and the weight left over (the tail)."""
-    vectors, accumulated, weight = [], torch.zeros(frames.shape[-1]), 0.0
-    for frame, a in zip(frames, alpha.tolist()):
-        while weight + a >= threshold:
-            part = threshold - weight
-            vectors.append(accumulated + part * frame)
-            accumulated, weight, a = (
-                torch.zeros_like(accumulated),
-                0.0,
-                a - part,
-            )
-        accumulated = accumulated + a * frame
-        weight += a
-    return vectors, weight
 
 
 def make_cif(**kwargs):
@@ -45,7 +25,7 @@ def test_integration_matches_a_per_frame_loop(seed, scale):
     alpha[1, 15:] = 0  # padding
     vectors, num_fired, weights = integrate_and_fire(frames, alpha)
     for b in range(2):
-        expected, tail = naive_integrate_and_fire(frames[b], alpha[b])
+        expected, _, tail = integrate_and_fire_loop(frames[b], alpha[b])
         assert num_fired[b] == max(1, len(expected))
         assert num_fired[b] == max(1, math.floor(alpha[b].sum()))
         for k, vector in enumerate(expected):
